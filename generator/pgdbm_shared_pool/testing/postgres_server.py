@@ -1,0 +1,1 @@
+../../../template/tests/postgres_server.py
