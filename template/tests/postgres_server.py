@@ -26,11 +26,11 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -51,7 +51,6 @@ TEST_POSTGRES_PROVIDERS=env,docker,local,embedded (any subset, in order) picks t
 
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _logger = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 
 class PostgresUnavailable(RuntimeError):
@@ -66,6 +65,7 @@ class _Skip(Exception):
 class _Cluster:
     """A cluster this module initialised; it lives in `root`, which destroy() removes."""
 
+    dsn: str
     bindir: Path
     root: Path
     data: Path
@@ -74,21 +74,19 @@ class _Cluster:
     run_as: list[str]  # command prefix that drops root (initdb and postgres refuse it)
     on_destroy: Callable[[], None] | None = None
 
-    @property
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
     def start(self) -> None:
-        self._pg_ctl(
-            "-w", "-t", str(int(START_TIMEOUT)), "-l", str(self.log), "-o", self.options, "start"
-        )
+        self._pg_ctl("-w", "-l", str(self.log), "-o", self.options, "start")
+        self.wait_until_ready()
+
+    def wait_until_ready(self) -> None:
+        _wait_until_ready(self.dsn, START_TIMEOUT, self.log_tail)
 
     def stop(self) -> None:
         self._pg_ctl("-w", "-m", "fast", "stop")
 
     def destroy(self) -> None:
-        if self.running:
-            self._pg_ctl("-w", "-m", "immediate", "stop")
+        if (self.data / "postmaster.pid").exists():
+            self._pg_ctl("-w", "-m", "immediate", "stop")  # no shutdown checkpoint: data goes next
         if self.on_destroy is not None:
             self.on_destroy()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -128,9 +126,7 @@ class PostgresServer:
 
     def start_server(self) -> None:
         """Start a stopped server again, on the same port, and wait until it accepts connections."""
-        cluster = self._restartable()
-        cluster.start()
-        _wait_until_ready(self.dsn, START_TIMEOUT, cluster.log_tail)
+        self._restartable().start()
 
     def stop(self) -> None:
         """Release what the provider started: remove a throwaway cluster, stop a container."""
@@ -170,6 +166,8 @@ def start_postgres_server(providers: Sequence[str] | None = None) -> PostgresSer
         except _Skip as reason:
             _logger.info("Postgres provider %s skipped: %s", name, reason)
             skipped.append(f"  {name}: {reason}")
+        except Exception as exc:  # present but broken: say why rather than try the next one
+            raise PostgresUnavailable(f"Postgres provider {name!r} failed: {exc}") from exc
     raise PostgresUnavailable(
         "Tried " + ", ".join(providers) + ":\n" + "\n".join(skipped) + "\n\n" + INSTRUCTIONS
     )
@@ -292,14 +290,13 @@ def _start_local() -> PostgresServer:
         f"-c listen_addresses=127.0.0.1 -p {port} -k {shlex.quote(str(root))} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
-    cluster = _Cluster(bindir, root, root / "data", root / "server.log", options, run_as)
     dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    cluster = _Cluster(dsn, bindir, root, root / "data", root / "server.log", options, run_as)
     try:
         initdb = [str(bindir / "initdb"), "-D", str(cluster.data), "-N", "--auth=trust"]
         initdb += ["-U", "postgres", "-E", "UTF8", "--locale=C"]
         _run_command([*run_as, *initdb], on_error=lambda: "")
         cluster.start()
-        _wait_until_ready(dsn, START_TIMEOUT, cluster.log_tail)
     except BaseException:
         cluster.destroy()
         raise
@@ -349,10 +346,10 @@ def _start_embedded() -> PostgresServer:
         handle._postmaster_info = None
         handle.cleanup()  # deletes the data dir and unregisters its atexit hook
 
-    cluster = _Cluster(bindir, root, handle.pgdata, handle.log, options, run_as, forget_handle)
     dsn = f"postgresql://postgres@/postgres?host={quote(str(socket_dir))}"
+    cluster = _Cluster(dsn, bindir, root, handle.pgdata, handle.log, options, run_as, forget_handle)
     try:
-        _wait_until_ready(dsn, START_TIMEOUT, cluster.log_tail)
+        cluster.wait_until_ready()
     except BaseException:
         cluster.destroy()
         raise
@@ -398,32 +395,23 @@ def _run_command(command: list[str], on_error: Callable[[], str]) -> None:
 
 
 def _wait_until_ready(dsn: str, timeout: float, log_tail: Callable[[], str]) -> None:
-    error = _run_coroutine(_connect_error_after_retries(dsn, timeout))
+    async def last_error() -> str | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn, timeout=min(5.0, timeout))
+            except (OSError, asyncpg.CannotConnectNowError) as exc:  # not up yet: retry
+                if time.monotonic() >= deadline:
+                    return repr(exc)
+                await asyncio.sleep(0.05)
+            else:
+                await conn.close()
+                return None
+
+    # A thread of its own: callers may already be inside an event loop (async tests).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        error = pool.submit(asyncio.run, last_error()).result()
     if error is not None:
         raise RuntimeError(
             f"PostgreSQL at {dsn} not ready after {timeout:.0f} s: {error}\n{log_tail()}"
         )
-
-
-async def _connect_error_after_retries(dsn: str, timeout: float) -> str | None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn = await asyncpg.connect(dsn, timeout=min(5.0, timeout))
-        except (OSError, asyncpg.CannotConnectNowError) as exc:  # not up yet: retry
-            if time.monotonic() >= deadline:
-                return repr(exc)
-            await asyncio.sleep(0.05)
-        else:
-            await conn.close()
-            return None
-
-
-def _run_coroutine(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """asyncio.run, also from code that already runs in an event loop (async tests)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
