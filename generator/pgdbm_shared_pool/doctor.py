@@ -1,0 +1,359 @@
+"""`shared-pool doctor`: read-only inspection of a live database for a shared-pool app.
+
+Every query runs inside BEGIN READ ONLY (the startup parameter default_transaction_read_only
+would be rejected by PgBouncer), so the doctor cannot write even by mistake. Each section
+yields findings (status, label, text): the human report prints them, --json prints them
+together with the facts they were judged from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from .doctor_facts import (
+    DEFAULT_TENANT_PREFIX,
+    PGDBM_PIN,
+    PGDBM_STARTUP_SETTINGS,
+    MigrationSet,
+    find_migration_sets,
+    mask_dsn,
+    quote_ident,
+    read_database,
+    read_project_settings,
+    resolve_pool_max,
+)
+
+# Behind a pooler these must come from role defaults: pgdbm's startup parameters are lost.
+ROLE_DEFAULTS_BEHIND_POOLER = {
+    "search_path": PGDBM_PIN,
+    "statement_timeout": "60s",
+    "lock_timeout": "5s",
+    "jit": "off",
+}
+# Role/database default levels, weakest first, as the server applies them.
+LEVEL_ORDER = ("database", "role", "role in database")
+# Above this share of the free connections nothing is left for a rolling deploy's overlap,
+# a migration run or an admin session.
+BUDGET_WARN_RATIO = 0.8
+OK, WARN, FAIL = "ok", "warn", "fail"
+MARKERS = {OK: "✓", WARN: "!", FAIL: "✗"}
+SECTIONS = {
+    "server": "Server",
+    "migrations": "Migrations",
+    "pool_budget": "Pool budget",
+    "pooler": "Pooler",
+    "search_path": "search_path pin",
+}
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="read-only check of a live database: migrations, pool budget, PgBouncer, pin",
+        description="Connect read-only and report what would break a shared-pool app. "
+        "Exit 0: ok (warnings allowed), 1: problems or no connection, 2: usage error.",
+    )
+    parser.add_argument("--dsn", help="postgresql:// URL (default: $DATABASE_URL)")
+    parser.add_argument("--app", type=Path, help="project or package dir whose migrations to check")
+    parser.add_argument("--workers", type=_positive_int, default=1, help="processes per replica")
+    parser.add_argument("--replicas", type=_positive_int, default=1, help="app instances")
+    parser.add_argument("--pool-max", type=_positive_int, help="pool max size per process")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def finding(status: str, label: str, text: str) -> dict[str, str]:
+    return {"status": status, "label": label, "text": text}
+
+
+def split_search_path(value: str) -> list[str]:
+    """Entry by entry, as pgdbm compares it (the server re-spaces a value applied by SET)."""
+    return [entry.strip() for entry in value.split(",")]
+
+
+def role_default(db: dict[str, Any], name: str) -> dict[str, str] | None:
+    """The role/database default that wins for setting `name`, if any."""
+    levels = db["role_settings"].get(name, {})
+    for level in reversed(LEVEL_ORDER):
+        if level in levels:
+            return {"value": levels[level], "level": level}
+    return None
+
+
+def server_section(db: dict[str, Any]) -> dict[str, Any]:
+    server, connections = db["server"], db["connections"]
+    in_use = sum(connections.values())
+    reserved = server["superuser_reserved"] + server["reserved"]
+    by_app = ", ".join(f"{app} {n}" for app, n in connections.items())
+    usage = f"{in_use} in use of max_connections {server['max_connections']} ({reserved} reserved)"
+    return {
+        **server,
+        "in_use": in_use,
+        "by_application": connections,
+        "findings": [
+            finding(OK, "version", f"PostgreSQL {server['version']}"),
+            finding(OK, "connections", f"{usage}: {by_app}"),
+        ],
+    }
+
+
+def compare(schema: str, files: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Files on disk against one schema's tracking rows (module_name is the schema, as pgdbm)."""
+    applied = {r["filename"]: r["checksum"] for r in rows if r["module_name"] in (schema, None)}
+    return {
+        "schema": schema,
+        "pending": [name for name in files if name not in applied],
+        "drift": [name for name, digest in files.items() if applied.get(name, digest) != digest],
+        "missing_on_disk": [name for name in applied if name not in files],
+    }
+
+
+def _check_findings(check: dict[str, Any]) -> list[dict[str, str]]:
+    schema, out = check["schema"], []
+    if check["pending"]:
+        out.append(finding(FAIL, schema, f"{len(check['pending'])} pending: {check['pending']}"))
+    if check["drift"]:
+        out.append(finding(FAIL, schema, f"checksum drift (edited once applied): {check['drift']}"))
+    if check["missing_on_disk"]:
+        out.append(finding(WARN, schema, f"applied, not on disk: {check['missing_on_disk']}"))
+    return out or [finding(OK, schema, f"all {check['files']} files on disk applied, no drift")]
+
+
+def _schema_state(schema: str, rows: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if rows is None:
+        return {"schema": schema, "readable": False, "modules": {}}
+    modules: dict[str, dict[str, Any]] = {}
+    for row in rows:  # ordered by applied_at: the last row of a module is its latest
+        module = modules.setdefault(str(row["module_name"]), {"applied": []})
+        module["applied"].append(row["filename"])
+        module["last_applied_at"] = row["applied_at"].isoformat(sep=" ", timespec="seconds")
+    return {"schema": schema, "readable": True, "modules": modules}
+
+
+def migrations_section(
+    db: dict[str, Any], sets: list[MigrationSet] | None, tenant_prefix: str
+) -> dict[str, Any]:
+    tracking = db["tracking"]
+    schemas = [_schema_state(schema, rows) for schema, rows in tracking.items()]
+    findings = []
+    for state in schemas:
+        if not state["readable"]:
+            findings.append(finding(WARN, state["schema"], "schema_migrations not readable"))
+        for name, module in state["modules"].items():
+            text = f"{len(module['applied'])} applied (module {name}), last {module['applied'][-1]}"
+            findings.append(finding(OK, state["schema"], f"{text} at {module['last_applied_at']}"))
+    if not tracking:
+        findings.append(finding(OK, "schemas", "no pgdbm schema_migrations table yet"))
+    checks = []
+    for migration_set in sets or []:
+        if migration_set.schema is not None:
+            targets = [migration_set.schema]
+        else:  # the tenants' set applies to every tenant schema
+            targets = [schema for schema in tracking if schema.startswith(tenant_prefix)]
+            if not targets:
+                findings.append(finding(OK, f"{tenant_prefix}*", "no tenant schemas yet"))
+        for schema in targets:
+            if schema in tracking and tracking[schema] is None:
+                continue  # reported above as unreadable
+            check = compare(schema, migration_set.files, tracking.get(schema) or [])
+            check.update(kind=migration_set.kind, path=str(migration_set.path))
+            check["files"] = len(migration_set.files)
+            checks.append(check)
+            findings.extend(_check_findings(check))
+    if sets == []:
+        findings.append(finding(WARN, "project", "no migrations/ folder in a service package"))
+    return {"schemas": schemas, "project": None if sets is None else checks, "findings": findings}
+
+
+def budget_section(
+    db: dict[str, Any], pool_max: int, source: str, workers: int, replicas: int
+) -> dict[str, Any]:
+    server = db["server"]
+    others = sum(db["connections"].values()) - 1  # every client backend but the doctor's own
+    reserved = server["superuser_reserved"] + server["reserved"]
+    available = server["max_connections"] - reserved - others
+    demand = pool_max * workers * replicas
+    if demand > available:
+        status, relation = FAIL, ">"
+    elif demand > BUDGET_WARN_RATIO * available:
+        status, relation = WARN, f"> {BUDGET_WARN_RATIO:.0%} of"
+    else:
+        status, relation = OK, "<="
+    arithmetic = (
+        f"pool max {pool_max} x {workers} workers x {replicas} replicas = {demand} {relation} "
+        f"{available} available = max_connections {server['max_connections']} - {reserved} "
+        f"reserved - {others} in use by others"
+    )
+    return {
+        "pool_max": pool_max,
+        "pool_max_source": source,
+        "workers": workers,
+        "replicas": replicas,
+        "demand": demand,
+        "reserved": reserved,
+        "used_by_others": others,
+        "available": available,
+        "verdict": status,
+        "arithmetic": arithmetic,
+        "findings": [finding(status, "budget", arithmetic), finding(OK, "pool max", source)],
+    }
+
+
+def pooler_section(db: dict[str, Any]) -> dict[str, Any]:
+    server, probe = db["server"], db["startup_probe"]
+    # A pooler answers the connection itself: the pid it announces is not the backend's.
+    detected = db["announced_pid"] != server["backend_pid"]
+    findings = [
+        finding(
+            WARN,
+            "pooler",
+            f"PgBouncer or another pooler in between: backend pid {server['backend_pid']}, "
+            f"pid announced at connect {db['announced_pid']}",
+        )
+        if detected
+        else finding(OK, "pooler", "direct connection (the backend announced its own pid)")
+    ]
+    if probe["status"] == "rejected":
+        ignore = ",".join(["extra_float_digits", *PGDBM_STARTUP_SETTINGS])
+        text = f"pgdbm's pool cannot connect ({probe['error']}); ignore_startup_parameters = "
+        findings.append(finding(FAIL, "startup params", text + ignore))
+    elif probe["dropped"]:
+        findings.append(finding(WARN, "startup params", f"silently dropped: {probe['dropped']}"))
+    else:
+        findings.append(finding(OK, "startup params", "pgdbm's startup parameters take effect"))
+    defaults = {name: role_default(db, name) for name in ROLE_DEFAULTS_BEHIND_POOLER}
+    if detected or probe["dropped"]:
+        role, database = quote_ident(server["role"]), quote_ident(server["database"])
+        for name, wanted in ROLE_DEFAULTS_BEHIND_POOLER.items():
+            default = defaults[name]
+            if default is None:
+                fix = f"ALTER ROLE {role} IN DATABASE {database} SET {name} = '{wanted}'"
+                findings.append(finding(WARN, name, f"no role default, so it is lost: {fix}"))
+            else:
+                findings.append(finding(OK, name, f"{default['value']} ({default['level']})"))
+        advice = (
+            "invisible from the server: statement_cache_size=0 unless PgBouncer >= 1.21 has "
+            "max_prepared_statements > 0; migrate over a direct DSN"
+        )
+        findings.append(finding(WARN, "statement cache", advice))
+    return {
+        "detected": detected,
+        "backend_pid": server["backend_pid"],
+        "announced_pid": db["announced_pid"],
+        "startup_parameters": probe,
+        "role_defaults": defaults,
+        "findings": findings,
+    }
+
+
+def search_path_section(db: dict[str, Any]) -> dict[str, Any]:
+    probe, fallback = db["startup_probe"], db["session_defaults"]["search_path"]
+    default = role_default(db, "search_path")
+    # A rejecting pooler stops pgdbm before its check; once it ignores the parameters the
+    # check sees the server-side default, which is what the probe reports when it drops them.
+    effective = probe.get("search_path", fallback["setting"])
+    origin = fallback["source"] if "search_path" in probe["dropped"] else "startup parameter"
+    passes = split_search_path(effective) == split_search_path(PGDBM_PIN)
+    shown = f"{default['value']} ({default['level']})" if default else "none"
+    verdict = f"{PGDBM_PIN!r} {'passes' if passes else 'would FAIL'} pgdbm's check"
+    fix = "" if passes else f"; set a role default: SET search_path = {PGDBM_PIN}"
+    return {
+        "pin": PGDBM_PIN,
+        "passes": passes,
+        "effective": effective,
+        "source": origin,
+        "role_default": default,
+        "without_startup_parameter": fallback["setting"],
+        "findings": [
+            finding(OK, "defaults", f"role default {shown}; server default {fallback['setting']}"),
+            finding(OK if passes else FAIL, "pin", f"{verdict}: {effective!r} from {origin}{fix}"),
+        ],
+    }
+
+
+async def diagnose(
+    dsn: str, app: Path | None, pool_max: int | None, workers: int, replicas: int
+) -> dict[str, Any]:
+    db = await read_database(dsn)
+    settings = read_project_settings(app) if app is not None else None
+    sets = find_migration_sets(app) if app is not None else None
+    pool_max_value, source = resolve_pool_max(pool_max, settings)
+    prefix = settings.tenant_prefix if settings is not None else DEFAULT_TENANT_PREFIX
+    report: dict[str, Any] = {
+        "dsn": mask_dsn(dsn),
+        "read_only": db["read_only"],
+        "server": server_section(db),
+        "migrations": migrations_section(db, sets, prefix),
+        "pool_budget": budget_section(db, pool_max_value, source, workers, replicas),
+        "pooler": pooler_section(db),
+        "search_path": search_path_section(db),
+    }
+    findings = [(key, f) for key in SECTIONS for f in report[key]["findings"]]
+    problems = [
+        f"{SECTIONS[key]}: {f['label']}: {f['text']}" for key, f in findings if f["status"] == FAIL
+    ]
+    warnings = sum(f["status"] == WARN for _, f in findings)
+    report["verdict"] = FAIL if problems else WARN if warnings else OK
+    report["ok"] = not problems
+    report["problems"] = problems
+    report["warnings"] = warnings
+    return report
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"shared-pool doctor  {report['dsn']}  (read-only)"]
+    for key, title in SECTIONS.items():
+        findings = report[key]["findings"]
+        width = max(len(f["label"]) for f in findings)
+        lines += ["", title]
+        lines += [f"  {MARKERS[f['status']]} {f['label']:<{width}}  {f['text']}" for f in findings]
+    if report["problems"]:
+        verdict = f"✗ {len(report['problems'])} problem(s), {report['warnings']} warning(s)"
+    else:
+        verdict = f"{MARKERS[report['verdict']]} ok, {report['warnings']} warning(s)"
+    return "\n".join([*lines, "", f"Verdict: {verdict}"])
+
+
+def _usage_error(dsn: str | None, app: Path | None) -> str | None:
+    if not dsn:
+        return "no database given: pass --dsn or set DATABASE_URL"
+    if urlsplit(dsn).scheme not in ("postgres", "postgresql"):
+        return "the DSN must be a postgresql:// URL"
+    if app is not None and not app.exists():
+        return f"--app {app}: no such file or directory"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    dsn = args.dsn or os.environ.get("DATABASE_URL") or ""
+    usage_error = _usage_error(dsn, args.app)
+    if usage_error is not None:
+        print(f"shared-pool doctor: error: {usage_error}", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(diagnose(dsn, args.app, args.pool_max, args.workers, args.replicas))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
+        reason = " ".join(str(error).split()) or "no detail"
+        message = f"cannot inspect {mask_dsn(dsn)}: {type(error).__name__}: {reason}"
+        if args.json:
+            print(json.dumps({"ok": False, "verdict": FAIL, "error": message}))
+        else:
+            print(f"shared-pool doctor: error: {message}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    return 0 if report["ok"] else 1
