@@ -1,0 +1,154 @@
+"""The shared pool, the service databases on it, and their migrations."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+
+import asyncpg
+from pgdbm import (
+    AsyncDatabaseManager,
+    AsyncMigrationManager,
+    DatabaseConfig,
+    MigrationError,
+    QueryError,
+)
+from pgdbm.core import SchemaManager
+
+from .config import Settings
+from .service import Service
+
+APP_NAME = __name__.split(".")[0]
+MIGRATION_LOCK_KEY = f"{APP_NAME}:migrations"
+
+logger = logging.getLogger(__name__)
+
+
+class MigrationFailed(RuntimeError):
+    """A migration could not be applied; the message names the service and the file."""
+
+
+class ServiceDatabase(AsyncDatabaseManager):
+    """A schema-bound pgdbm manager on the shared pool whose wait for a connection is bounded.
+
+    pgdbm acquires without a timeout, so an exhausted pool would make requests hang;
+    here the wait ends with TimeoutError, which the API maps to 503.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, acquire_timeout: float) -> None:
+        super().__init__(pool=pool, schema=schema)
+        self.shared_pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.shared_pool.acquire(timeout=self.acquire_timeout) as connection:
+            yield connection
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """Create the process's one shared pool.
+
+    pgdbm 0.5 pins its search_path to pg_catalog, so SQL that forgets {{tables.x}}
+    fails loudly instead of landing in public.
+    """
+    config = DatabaseConfig(
+        connection_string=settings.database_url,
+        min_connections=settings.pool_min_size,
+        max_connections=settings.pool_max_size,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        server_settings={"application_name": APP_NAME},
+    )
+    return await AsyncDatabaseManager.create_shared_pool(config)
+
+
+async def close_pool(pool: asyncpg.Pool, grace: float) -> None:
+    """Close the pool, waiting at most `grace` seconds for connections in use."""
+    try:
+        await asyncio.wait_for(pool.close(), grace)
+    except TimeoutError:
+        logger.warning("pool still busy after %.1f s; terminating its connections", grace)
+        pool.terminate()
+
+
+def open_databases(
+    pool: asyncpg.Pool, services: Iterable[Service], settings: Settings
+) -> dict[str, ServiceDatabase]:
+    """One manager per service, each bound to the service's schema."""
+    return {
+        service.schema: ServiceDatabase(pool, service.schema, settings.pool_acquire_timeout)
+        for service in services
+    }
+
+
+@asynccontextmanager
+async def migration_lock(pool: asyncpg.Pool, key: str, *, timeout: float) -> AsyncIterator[None]:
+    """Hold a session advisory lock on one pooled connection for the duration of the block.
+
+    pgdbm's own lock is taken after an unlocked CREATE TABLE IF NOT EXISTS and gives up
+    after lock_timeout (5 s), so processes booting together on a fresh database crash.
+    Polling pg_try_advisory_lock serialises them with a deadline of our own, unaffected
+    by the pool's lock and statement timeouts.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with pool.acquire(timeout=timeout) as connection:
+        while not await connection.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key
+        ):
+            if loop.time() >= deadline:
+                raise TimeoutError(f"lock {key!r} still held by another process after {timeout} s")
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+
+async def migrate_schema(db: AsyncDatabaseManager, service: Service) -> list[str]:
+    """Create the service's schema, apply its pending migrations, return the files applied."""
+    if not service.migrations_path.is_dir():
+        # pgdbm would log a warning and report "up to date" with no tables.
+        raise MigrationFailed(f"{service.schema}: no migrations folder {service.migrations_path}")
+    await SchemaManager(db).ensure_schema_exists()  # pgdbm never creates it on a shared pool
+    migrations = AsyncMigrationManager(
+        db, migrations_path=str(service.migrations_path), module_name=service.schema
+    )
+    try:
+        result = await migrations.apply_pending_migrations()
+    except MigrationError as error:
+        raise MigrationFailed(f"{service.schema}: {error}") from error
+    return [migration["filename"] for migration in result["applied"]]
+
+
+async def migrate_services(
+    pool: asyncpg.Pool,
+    databases: Mapping[str, ServiceDatabase],
+    services: Iterable[Service],
+    settings: Settings,
+) -> dict[str, list[str]]:
+    """Migrate every service under one lock, so concurrent start-ups apply each file once."""
+    async with migration_lock(pool, MIGRATION_LOCK_KEY, timeout=settings.migration_lock_timeout):
+        applied = {}
+        for service in services:
+            applied[service.schema] = await migrate_schema(databases[service.schema], service)
+            if applied[service.schema]:
+                logger.info("%s: applied %s", service.schema, ", ".join(applied[service.schema]))
+        return applied
+
+
+async def pending_migrations(db: AsyncDatabaseManager, service: Service) -> list[str]:
+    """Files in the service's migrations folder that its schema has not applied yet."""
+    files = sorted(path.name for path in service.migrations_path.glob("*.sql"))
+    try:
+        rows = await db.fetch_all(
+            "SELECT filename FROM {{tables.schema_migrations}} WHERE module_name = $1",
+            service.schema,
+        )
+    except QueryError as error:
+        never_migrated = asyncpg.UndefinedTableError | asyncpg.InvalidSchemaNameError
+        if isinstance(error.__cause__, never_migrated):
+            return files
+        raise
+    applied = {row["filename"] for row in rows}
+    return [name for name in files if name not in applied]

@@ -1,0 +1,87 @@
+"""CRUD on this service's items table. Every query names it {{tables.items}}, which pgdbm
+qualifies with the service's schema."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, Field
+
+from ...database import ServiceDatabase
+from ...dependencies import database_for
+from . import SCHEMA
+
+router = APIRouter(prefix=f"/{SCHEMA}", tags=[SCHEMA])
+Database = Annotated[ServiceDatabase, Depends(database_for(SCHEMA))]
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # BIGINT range: larger ids cannot exist
+
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
+
+class ItemIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    description: str = Field(default="", max_length=2000, pattern=NO_NUL)
+
+
+class Item(ItemIn):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def not_found(item_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
+
+
+@router.post("/items", status_code=status.HTTP_201_CREATED)
+async def create_item(item: ItemIn, db: Database) -> Item:
+    row = await db.fetch_one(
+        "INSERT INTO {{tables.items}} (name, description) VALUES ($1, $2) RETURNING *",
+        item.name,
+        item.description,
+    )
+    return Item.model_validate(row)
+
+
+@router.get("/items")
+async def list_items(
+    db: Database,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[Item]:
+    rows = await db.fetch_all(
+        "SELECT * FROM {{tables.items}} ORDER BY id LIMIT $1 OFFSET $2", limit, offset
+    )
+    return [Item.model_validate(row) for row in rows]
+
+
+@router.get("/items/{item_id}")
+async def get_item(item_id: ItemId, db: Database) -> Item:
+    row = await db.fetch_one("SELECT * FROM {{tables.items}} WHERE id = $1", item_id)
+    if row is None:
+        raise not_found(item_id)
+    return Item.model_validate(row)
+
+
+@router.put("/items/{item_id}")
+async def update_item(item_id: ItemId, item: ItemIn, db: Database) -> Item:
+    row = await db.fetch_one(
+        "UPDATE {{tables.items}} SET name = $2, description = $3, updated_at = now()"
+        " WHERE id = $1 RETURNING *",
+        item_id,
+        item.name,
+        item.description,
+    )
+    if row is None:
+        raise not_found(item_id)
+    return Item.model_validate(row)
+
+
+@router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_item(item_id: ItemId, db: Database) -> Response:
+    deleted = await db.fetch_value(
+        "DELETE FROM {{tables.items}} WHERE id = $1 RETURNING id", item_id
+    )
+    if deleted is None:
+        raise not_found(item_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
