@@ -271,7 +271,13 @@ def search_path_section(db: dict[str, Any]) -> dict[str, Any]:
     passes = split_search_path(effective) == split_search_path(PGDBM_PIN)
     shown = f"{default['value']} ({default['level']})" if default else "none"
     verdict = f"{PGDBM_PIN!r} {'passes' if passes else 'would FAIL'} pgdbm's check"
-    fix = "" if passes else f"; set a role default: SET search_path = {PGDBM_PIN}"
+    if passes:
+        fix = ""
+    elif default and split_search_path(default["value"]) == split_search_path(PGDBM_PIN):
+        # Role defaults apply when a backend starts; a pooler keeps older backends around.
+        fix = "; the role default is right but predates these server connections: RECONNECT"
+    else:
+        fix = f"; set a role default: ALTER ROLE ... SET search_path = {PGDBM_PIN}"
     return {
         "pin": PGDBM_PIN,
         "passes": passes,
