@@ -26,6 +26,7 @@ from pgdbm_shared_pool import doctor
 from pgdbm_shared_pool.doctor_facts import (
     find_migration_sets,
     migration_checksum,
+    read_database,
     read_migration_files,
 )
 
@@ -40,6 +41,7 @@ SERVICES = {
 }
 TENANT_FILES = {"001_create_notes.sql": "CREATE TABLE {{tables.notes}} (id serial PRIMARY KEY);\n"}
 POOL_MAX_IN_ANSWERS = 7
+QUERY_METHODS = ("execute", "fetch", "fetchrow", "fetchval")
 
 
 def write_project(root: Path, *, tenants: bool = False) -> Path:
@@ -323,12 +325,17 @@ async def test_budget_exceeded_fails(migrated: str, project: Path, run_doctor: D
     assert code == 1 and "✗ budget" in out
 
 
-async def test_budget_near_the_limit_warns(migrated: str, run_doctor: Doctor) -> None:
-    _, report = await run_doctor.json("--dsn", migrated)
-    available = report["pool_budget"]["available"]
-    # 90% of what is free: fits, but leaves no room for a deploy's overlap.
-    code, report = await run_doctor.json("--dsn", migrated, "--pool-max", str(available * 9 // 10))
-    assert report["pool_budget"]["verdict"] == "warn" and code == 0
+async def test_budget_verdict_thresholds(migrated: str) -> None:
+    # One snapshot of the server, judged at several pool sizes: other sessions on a shared
+    # test server come and go, so two separate doctor runs would not see the same room.
+    facts = await read_database(migrated)
+    available = doctor.budget_section(facts, 1, "test", 1, 1)["available"]
+    verdicts = {
+        size: doctor.budget_section(facts, size, "test", 1, 1)["verdict"]
+        for size in (available * 8 // 10, available * 9 // 10, available, available + 1)
+    }
+    assert list(verdicts.values()) == ["ok", "warn", "warn", "fail"]
+    assert doctor.budget_section(facts, 2, "test", 3, 5)["demand"] == 30
 
 
 async def test_pool_max_read_from_env_file(
@@ -385,6 +392,33 @@ async def test_read_only_and_needs_only_select(
     assert schemas["orders"]["readable"] is False
     assert set(checks_by_schema(report)) == {"users"}  # orders cannot be judged, only warned
     assert code == 0 and report["verdict"] == "warn"
+
+
+async def test_every_query_runs_in_a_read_only_transaction(
+    migrated: str, project: Path, run_doctor: Doctor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Test hook: before each statement the doctor sends, ask the server on the same connection
+    whether the transaction is read-only (transaction control itself excepted)."""
+    original = {name: getattr(asyncpg.Connection, name) for name in QUERY_METHODS}
+    seen: list[tuple[str, str]] = []
+
+    def observed(name: str) -> Any:
+        async def method(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+            if not query.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+                read_only = await original["fetchval"](self, "SHOW transaction_read_only")
+                seen.append((" ".join(query.split()), read_only))
+            return await original[name](self, query, *args, **kwargs)
+
+        return method
+
+    for name in QUERY_METHODS:
+        monkeypatch.setattr(asyncpg.Connection, name, observed(name))
+    code, report = await run_doctor.json("--dsn", migrated, "--app", str(project))
+    monkeypatch.undo()
+    assert code == 0, report["problems"]
+    assert len(seen) >= 8  # server, connections, tracking tables x2, settings..., the probe
+    assert [query for query, read_only in seen if read_only != "on"] == []
+    assert any("schema_migrations" in query for query, _ in seen)
 
 
 # --- PgBouncer in between ------------------------------------------------------------------------

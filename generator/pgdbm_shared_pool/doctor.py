@@ -125,12 +125,13 @@ def compare(schema: str, files: dict[str, str], rows: list[dict[str, Any]]) -> d
 
 def _check_findings(check: dict[str, Any]) -> list[dict[str, str]]:
     schema, out = check["schema"], []
-    if check["pending"]:
-        out.append(finding(FAIL, schema, f"{len(check['pending'])} pending: {check['pending']}"))
-    if check["drift"]:
-        out.append(finding(FAIL, schema, f"checksum drift (edited once applied): {check['drift']}"))
-    if check["missing_on_disk"]:
-        out.append(finding(WARN, schema, f"applied, not on disk: {check['missing_on_disk']}"))
+    pending, drift, missing = (", ".join(check[k]) for k in ("pending", "drift", "missing_on_disk"))
+    if pending:
+        out.append(finding(FAIL, schema, f"{len(check['pending'])} pending: {pending}"))
+    if drift:
+        out.append(finding(FAIL, schema, f"checksum drift (edited once applied): {drift}"))
+    if missing:
+        out.append(finding(WARN, schema, f"applied, not on disk: {missing}"))
     return out or [finding(OK, schema, f"all {check['files']} files on disk applied, no drift")]
 
 
@@ -233,7 +234,9 @@ def pooler_section(db: dict[str, Any]) -> dict[str, Any]:
         text = f"pgdbm's pool cannot connect ({probe['error']}); ignore_startup_parameters = "
         findings.append(finding(FAIL, "startup params", text + ignore))
     elif probe["dropped"]:
-        findings.append(finding(WARN, "startup params", f"silently dropped: {probe['dropped']}"))
+        findings.append(
+            finding(WARN, "startup params", "silently dropped: " + ", ".join(probe["dropped"]))
+        )
     else:
         findings.append(finding(OK, "startup params", "pgdbm's startup parameters take effect"))
     defaults = {name: role_default(db, name) for name in ROLE_DEFAULTS_BEHIND_POOLER}
@@ -287,7 +290,9 @@ def search_path_section(db: dict[str, Any]) -> dict[str, Any]:
         "without_startup_parameter": fallback["setting"],
         "findings": [
             finding(OK, "defaults", f"role default {shown}; server default {fallback['setting']}"),
-            finding(OK if passes else FAIL, "pin", f"{verdict}: {effective!r} from {origin}{fix}"),
+            finding(
+                OK if passes else FAIL, "pin", f"{verdict}: {effective!r} (source: {origin}){fix}"
+            ),
         ],
     }
 
