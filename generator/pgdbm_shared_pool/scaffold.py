@@ -86,17 +86,19 @@ def new_project(
     dest = Path(dest).absolute()
     data: dict[str, object] = dict(extra or {})
     _reject_unknown_answers(data, template)
+    # The keyword arguments are shortcuts for answers; left at their defaults, extra decides.
     for key, value in (
         # Not list(): a str would become its characters; copier's validator rejects non-lists.
         ("services", list(services) if isinstance(services, list | tuple) else services),
-        ("project_name", project_name or dest.name),
+        ("project_name", project_name),
         ("package_name", package_name),
-        ("use_tenants", use_tenants),
+        ("use_tenants", use_tenants or None),
     ):
-        if key in data:
+        if value is not None and key in data:
             raise ScaffoldError(f"answer {key} given twice (as an argument and in extra)")
         if value is not None:
             data[key] = value
+    data.setdefault("project_name", dest.name)
     pre_existing = _check_destination(dest, overwrite)
     ref = vcs_ref or ("HEAD" if _is_git_root(template) else None)
 
@@ -196,10 +198,8 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
         _git(project, "clean", "-fdq")
         raise
     after = _files(project)
-    status = _git(project, "status", "--porcelain", "--untracked-files=all") or ""
-    changed = sorted(
-        Path(line[3:]) for line in status.splitlines() if line[:2] in (" M", "UU", "AA")
-    )
+    diff = _git(project, "diff", "--name-only", "--relative", "HEAD") or ""
+    changed = sorted({Path(line) for line in diff.splitlines()} & before & after)
     conflicts = [str(p) for p in changed if "<<<<<<< " in (project / p).read_text(errors="replace")]
     if conflicts:
         raise ScaffoldError(
@@ -320,7 +320,7 @@ def _git(cwd: Path, *args: str) -> str | None:
         done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     except OSError:
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    return done.stdout.rstrip() if done.returncode == 0 else None  # keep porcelain columns
 
 
 # --- command line ------------------------------------------------------------------------
