@@ -27,8 +27,8 @@ block has no entry, an entry names no block, or two entries cover the same block
 ``Fails(B("name"), "module.ExceptionType", "message fragment", cause=None)``
     A step that must raise exactly that exception type (qualified name), with the fragment in its
     message, and optionally a ``__cause__`` of the given type. This is how every WRONG block is
-    executed: the text quotes the exception and fragment, the test asserts that the prose of the
-    block's section quotes them too, and later steps can assert the damage the block left behind
+    executed: the text quotes the exception and fragment, a test asserts that the prose leading
+    to the block quotes them too, and later steps can assert the damage the block left behind
     (rows in ``public``, a leaked pool's backends in ``pg_stat_activity``, ...).
 
 ``SameAs("relative/path", render=...)``
@@ -70,7 +70,7 @@ class Block:
     text: str
     path: Path
     line: int  # 1-based line of the opening fence
-    section: str  # the markdown between the enclosing headings, fences included
+    lead: str  # the prose just before the fence: from the last heading or fence to it
 
 
 def doc_files(root: Path = REPO_ROOT) -> list[Path]:
@@ -82,11 +82,12 @@ def doc_files(root: Path = REPO_ROOT) -> list[Path]:
 
 def parse_blocks(path: Path) -> list[Block]:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    headings = [i for i, line in enumerate(lines) if line.startswith("#")]
     blocks: list[Block] = []
+    lead_start = 0  # the prose leading to the next block starts after a heading or a fence
     i = 0
-    fenced_lines: set[int] = set()
     while i < len(lines):
+        if lines[i].startswith("#"):
+            lead_start = i
         match = _FENCE.match(lines[i].rstrip("\n"))
         if not match:
             i += 1
@@ -97,7 +98,6 @@ def parse_blocks(path: Path) -> list[Block]:
             end += 1
         if end == len(lines):
             raise ValueError(f"{path}:{i + 1}: unclosed code fence")
-        fenced_lines.update(range(i, end + 1))
         name_match = _BLOCK_NAME.match(lines[i - 1].rstrip("\n")) if i else None
         blocks.append(
             Block(
@@ -106,26 +106,11 @@ def parse_blocks(path: Path) -> list[Block]:
                 text="".join(lines[i + 1 : end]),
                 path=path,
                 line=i + 1,
-                section="",
+                lead="".join(lines[lead_start:i]),
             )
         )
-        i = end + 1
-    real_headings = [h for h in headings if h not in fenced_lines]
-    return [_with_section(b, lines, real_headings) for b in blocks]
-
-
-def _with_section(block: Block, lines: list[str], headings: list[int]) -> Block:
-    fence_index = block.line - 1
-    start = max((h for h in headings if h < fence_index), default=0)
-    end = min((h for h in headings if h > fence_index), default=len(lines))
-    return Block(
-        block.name,
-        block.language,
-        block.text,
-        block.path,
-        block.line,
-        "".join(lines[start:end]),
-    )
+        i = lead_start = end + 1
+    return blocks
 
 
 def all_blocks(root: Path = REPO_ROOT) -> list[Block]:

@@ -1,7 +1,7 @@
 """The code blocks of the root SKILL.md, each run against a fresh database (see skill_blocks.py)."""
 
 import pytest
-from skill_blocks import B, Check, Fails, Run, Shell, execute
+from skill_blocks import B, Check, Fails, Run, SameAs, Shell, execute
 
 # What the prose says the WRONG blocks start from: `config`, `pool`, `users`, `MIGRATIONS`
 # and the users migration file, on an empty database.
@@ -59,7 +59,8 @@ async with LifespanManager(app) as manager:
         busy = await client.post("/users", params={"email": "bob@example.com"})
         assert busy.status_code == 503 and busy.headers["retry-after"] == "1", busy.text
         health = await client.get("/health/pool")
-        assert health.json() == {"size": 10, "in_use": 10, "max": 10, "usage": 1.0}, health.text
+        expected = {"size": 10, "idle": 0, "used": 10, "max": 10, "usage": 1.0}
+        assert health.json() == expected, health.text
         for connection in held:
             await pool.release(connection)
         assert (await client.post("/users", params={"email": "bob@example.com"})).status_code == 201
@@ -74,7 +75,13 @@ async with LifespanManager(app) as manager:
 assert pool._closed  # the lifespan's finally ran
 """
 
-APP_BLOCKS = (B("setup-migrations"), B("fastapi-lifespan"), B("fastapi-routes"))
+MIGRATE_BLOCKS = (
+    B("setup-imports"),
+    B("template-migration-lock"),
+    B("setup-migrate"),
+    B("template-service-database"),
+)
+APP_BLOCKS = (*MIGRATE_BLOCKS, B("fastapi-lifespan"), B("fastapi-routes"))
 
 CONCURRENT_BOOT = """
 import httpx
@@ -120,7 +127,10 @@ CHECKS: dict[str, Check] = {
     "copier-command": Shell(),
     "model-managers": Run(B("model-managers"), "await pool.close()"),
     "sql-users-migration": Run(B("sql-users-migration"), APP_SETUP, *APP_BLOCKS, APP_DRIVE),
-    "setup-migrations": Run(APP_SETUP, *APP_BLOCKS, CONCURRENT_BOOT),
+    "setup-imports": Run(B("setup-imports"), "assert MIGRATIONS.is_absolute()"),
+    "template-migration-lock": SameAs("src/acme_api/database.py"),
+    "setup-migrate": Run(APP_SETUP, *APP_BLOCKS, CONCURRENT_BOOT),
+    "template-service-database": SameAs("src/acme_api/database.py"),
     "fastapi-lifespan": Run(
         "from pathlib import Path\n"
         "(Path(__file__).parent / 'migrations' / 'users').mkdir(parents=True)\n"
@@ -206,14 +216,14 @@ CHECKS: dict[str, Check] = {
         "(MIGRATIONS / 'users' / '002_broken.sql').write_text('SELECT 1/0;')\n"
         "await pool.close()  # only the leaky lifespan's pool remains\n"
         "before = await asyncpg.connect(os.environ['DATABASE_URL'])",
-        B("setup-migrations"),
+        *MIGRATE_BLOCKS,
         B("fastapi-lifespan"),
         B("wrong-lifespan-no-finally"),
         Fails(
             "from asgi_lifespan import LifespanManager\n"
             "async with LifespanManager(FastAPI(lifespan=leaky_lifespan)):\n    pass",
             "pgdbm.errors.MigrationError",
-            "division by zero",
+            "Failed to apply migration",
         ),
         "leaked = await before.fetchval(\n"
         "    'SELECT count(*) FROM pg_stat_activity'\n"
