@@ -1,0 +1,172 @@
+"""SP001: one connection pool per process."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from ._ast import FUNCTION_NODES, ModuleFacts, is_create_shared_pool
+from ._core import Hit, Project
+
+CODE = "SP001"
+NAME = "one-pool-per-process"
+MESSAGE = "more than one connection pool in the process: create the shared pool once"
+RATIONALE = (
+    "`AsyncDatabaseManager.create_shared_pool()` returns a plain `asyncpg.Pool`; in pgdbm 0.5.0 "
+    "calling it twice makes two pools without any warning (the 'Creating another connection pool' "
+    "warning only counts `connect()` on own-pool managers, keyed on host/port/database). Each pool "
+    "opens `min_connections` (default 10) connections at once, so a pool per request or per loop "
+    "iteration exhausts `max_connections` on the server, and an own-pool manager next to the "
+    "shared pool doubles the budget. Test code is exempt: tests simulate several processes."
+)
+FIX = (
+    "Create the pool once per process (the lifespan, or one create_pool() helper), keep it on "
+    "app.state, and build each service's AsyncDatabaseManager(pool=pool, schema=...) on it."
+)
+GOOD_EXAMPLES = [
+    """\
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+    try:
+        app.state.users = AsyncDatabaseManager(pool=pool, schema="users")
+        app.state.orders = AsyncDatabaseManager(pool=pool, schema="orders")
+        yield
+    finally:
+        await pool.close()
+""",
+]
+BAD_EXAMPLES = [
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+CONFIG = DatabaseConfig(connection_string="postgresql://localhost/app")
+
+
+async def users_pool():
+    return await AsyncDatabaseManager.create_shared_pool(CONFIG)
+
+
+async def orders_pool():
+    return await AsyncDatabaseManager.create_shared_pool(CONFIG)
+""",
+    """\
+from fastapi import FastAPI
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+app = FastAPI()
+
+
+@app.get("/users/count")
+async def count_users():
+    pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+    try:
+        db = AsyncDatabaseManager(pool=pool, schema="users")
+        return await db.fetch_value("SELECT count(*) FROM {{tables.users}}")
+    finally:
+        await pool.close()
+""",
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def run_jobs(jobs, config):
+    for job in jobs:
+        pool = await AsyncDatabaseManager.create_shared_pool(config)
+        try:
+            await job(pool)
+        finally:
+            await pool.close()
+""",
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+async def start(config: DatabaseConfig, reports_config: DatabaseConfig):
+    pool = await AsyncDatabaseManager.create_shared_pool(config)
+    try:
+        reports = AsyncDatabaseManager(reports_config)
+        await reports.connect()
+    finally:
+        await pool.close()
+""",
+]
+
+ROUTE_DECORATORS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "api_route", "websocket"}
+)
+_LOOPS = (
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
+def check(project: Project) -> Iterator[Hit]:
+    # Tests build pools per test or per simulated process on purpose.
+    modules = [module for module in project.modules() if not module.source.is_test]
+    sites = sorted(
+        (
+            (module, call)
+            for module in modules
+            for call in module.calls
+            if is_create_shared_pool(call)
+        ),
+        key=lambda site: (site[0].source.path, site[1].lineno, site[1].col_offset),
+    )
+    for index, (module, call) in enumerate(sites):
+        repeated = _repeated_per(module, call)
+        if repeated is not None:
+            yield module.source.hit(call, f"a new pool is created per {repeated}")
+        elif index > 0:
+            first_module, first_call = sites[0]
+            where = f"{first_module.source.path}:{first_call.lineno}"
+            yield module.source.hit(
+                call, f"create_shared_pool is also called at {where}: each call opens another pool"
+            )
+    if sites:
+        yield from _own_pools(modules)
+
+
+def _repeated_per(module: ModuleFacts, call: ast.Call) -> str | None:
+    for ancestor in module.ancestors(call):
+        if isinstance(ancestor, _LOOPS):
+            return "loop iteration"
+        if isinstance(ancestor, FUNCTION_NODES):
+            if not isinstance(ancestor, ast.Lambda) and any(
+                _is_route_decorator(decorator) for decorator in ancestor.decorator_list
+            ):
+                return "request (inside a route handler)"
+            return None
+    return None
+
+
+def _is_route_decorator(decorator: ast.expr) -> bool:
+    return (
+        isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Attribute)
+        and decorator.func.attr in ROUTE_DECORATORS
+    )
+
+
+def _own_pools(modules: list[ModuleFacts]) -> Iterator[Hit]:
+    for module in modules:
+        for call in module.calls:
+            if not (isinstance(call.func, ast.Attribute) and call.func.attr == "connect"):
+                continue
+            value = module.value_of(call.func.value)
+            if value is not None and value.kind == "manager" and value.pool_based is False:
+                yield module.source.hit(
+                    call,
+                    "connect() on an own-pool manager opens a second pool next to the shared one",
+                )

@@ -1,0 +1,211 @@
+"""SP007: SQL text built from values (injection)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+
+from ._ast import (
+    ASYNCPG_QUERY_METHODS,
+    QUERY_METHODS,
+    ModuleFacts,
+    Scope,
+    query_argument,
+    simple_name,
+)
+from ._core import Hit, Project
+
+CODE = "SP007"
+NAME = "sql-built-from-values"
+MESSAGE = "SQL built from interpolated values can be injected"
+RATIONALE = (
+    "`execute()` without arguments uses asyncpg's simple-query protocol, which runs several "
+    "statements: the skill's tenant snippet `f'CREATE SCHEMA IF NOT EXISTS \"{schema}\"'` created "
+    "`public.pwned` from a crafted tenant id before pgdbm 0.5.0 validated the name (it validates "
+    "only when the next manager is built). Values belong in bind parameters (`$1`); identifiers "
+    "(DDL) must be validated against a strict pattern and quoted, or come from `{{tables.x}}`."
+)
+FIX = (
+    "Pass values as $1, $2 parameters; for identifiers use {{tables.x}}/SchemaManager, or validate "
+    "the name against ^[a-z_][a-z0-9_]*$ and interpolate it only through a quote_ident() helper."
+)
+GOOD_EXAMPLES = [
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def find_user(db: AsyncDatabaseManager, email: str):
+    return await db.fetch_one(f"SELECT * FROM {{{{tables.users}}}} WHERE email = $1", email)
+""",
+    """\
+import re
+
+NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+PREFIX = "tenant_"
+
+
+def quote_ident(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise ValueError(f"invalid identifier {name!r}")
+    return f'"{name}"'
+
+
+async def create_tenant_schema(connection, tenant: str) -> None:
+    await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(PREFIX + tenant)}")
+    await connection.execute(f"COMMENT ON SCHEMA {quote_ident(PREFIX + tenant)} IS '{PREFIX}'")
+""",
+]
+BAD_EXAMPLES = [
+    """\
+async def create_tenant_schema(pool, tenant_id: str) -> None:
+    schema = f"tenant_{tenant_id}"
+    await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+""",
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def find_user(db: AsyncDatabaseManager, email: str):
+    return await db.fetch_one("SELECT * FROM {{tables.users}} WHERE email = '%s'" % email)
+""",
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def delete_rows(db: AsyncDatabaseManager, where: str) -> None:
+    query = "DELETE FROM {{tables.items}} WHERE " + where
+    await db.execute(query)
+""",
+    """\
+async def drop_table(connection, table: str) -> None:
+    await connection.execute("DROP TABLE {}".format(table))
+""",
+]
+
+_SQL = re.compile(
+    r"\b(select|insert|update|delete|create|alter|drop|truncate|grant|revoke|comment|with|copy)\b",
+    re.IGNORECASE,
+)
+_DDL = re.compile(r"\b(create|alter|drop|truncate|grant|revoke|comment)\b", re.IGNORECASE)
+_SAFE_CALLS = frozenset({"int", "float", "len", "bool"})
+_VALIDATOR = re.compile(r"valid|check|assert|fullmatch", re.IGNORECASE)
+_METHODS = {**QUERY_METHODS, **ASYNCPG_QUERY_METHODS}
+
+
+def check(project: Project) -> Iterator[Hit]:
+    for module in project.modules():
+        analysis = _Interpolation(module)
+        for call in module.calls:
+            query = query_argument(call, _METHODS)
+            built = analysis.unsafe_builder(query) if query is not None else None
+            if query is None or built is None:
+                continue
+            texts = " ".join(_literal_parts(built))
+            if not _SQL.search(texts):
+                continue
+            what = "DDL with identifiers" if _DDL.search(texts) else "SQL"
+            yield module.source.hit(query, f"{what} built by {_kind(built)} can be injected")
+
+
+class _Interpolation:
+    """Which string-building expressions splice in something that is not known to be safe."""
+
+    def __init__(self, module: ModuleFacts) -> None:
+        self.module = module
+        self.constants = {  # module-level names only ever bound to literal strings or numbers
+            name
+            for name, values in module.module_scope.values.items()
+            if all(isinstance(value, ast.Constant) for value in values)
+        }
+
+    def unsafe_builder(self, query: ast.expr) -> ast.expr | None:
+        """The expression that builds `query` (itself, or a local's value) if it is unsafe."""
+        candidates = self._assigned(query) if isinstance(query, ast.Name) else [query]
+        return next((c for c in candidates if not self._safe_text(c, depth=1)), None)
+
+    def _safe_text(self, node: ast.expr, depth: int) -> bool:
+        pieces = _interpolated(node)
+        return pieces is None or all(self._safe(piece, depth) for piece in pieces)
+
+    def _safe(self, node: ast.expr, depth: int) -> bool:
+        """Literals, constants, numbers, quote helpers, validated names and text built from them."""
+        if isinstance(node, ast.Constant):
+            return True
+        if isinstance(node, ast.Call):
+            name = (simple_name(node.func) or "").lower()
+            return name in _SAFE_CALLS or "quote" in name
+        if isinstance(node, ast.BinOp):
+            return self._safe(node.left, depth) and self._safe(node.right, depth)
+        if isinstance(node, ast.JoinedStr):
+            return self._safe_text(node, depth)
+        if not isinstance(node, ast.Name):
+            return False
+        if node.id in self.constants or self._validated(node):
+            return True
+        values = self._assigned(node)
+        return bool(values) and depth < 4 and all(self._safe(v, depth + 1) for v in values)
+
+    def _assigned(self, name: ast.Name) -> list[ast.expr]:
+        scope: Scope | None = self.module.scope_of.get(name, self.module.module_scope)
+        while scope is not None:
+            if name.id in scope.values:
+                return scope.values[name.id]
+            scope = scope.parent
+        return []
+
+    def _validated(self, name: ast.Name) -> bool:
+        """Passed to a validator (`check_name(x)`, `PATTERN.fullmatch(x)`) in the same function."""
+        function = self.module.enclosing_function(name)
+        return any(
+            _VALIDATOR.search(simple_name(call.func) or "")
+            and any(isinstance(arg, ast.Name) and arg.id == name.id for arg in call.args)
+            and self.module.enclosing_function(call) is function
+            for call in self.module.calls
+        )
+
+
+def _interpolated(node: ast.expr) -> list[ast.expr] | None:
+    """The values spliced into a string-building expression, or None if it builds nothing."""
+    if isinstance(node, ast.JoinedStr):
+        return [part.value for part in node.values if isinstance(part, ast.FormattedValue)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_text(node.left):
+        right = node.right
+        return list(right.elts) if isinstance(right, ast.Tuple) else [right]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        sides = (node.left, node.right)
+        if any(_is_text(side) for side in sides):
+            return [
+                piece
+                for side in sides
+                for piece in ([side] if not _is_text(side) else _interpolated(side) or [])
+            ]
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and _is_text(node.func.value)
+    ):
+        return [*node.args, *(keyword.value for keyword in node.keywords)]
+    return None
+
+
+def _is_text(node: ast.expr) -> bool:
+    is_literal = isinstance(node, ast.Constant) and isinstance(node.value, str)
+    return is_literal or _interpolated(node) is not None
+
+
+def _literal_parts(node: ast.AST) -> list[str]:
+    return [
+        child.value
+        for child in ast.walk(node)
+        if isinstance(child, ast.Constant) and isinstance(child.value, str)
+    ]
+
+
+def _kind(node: ast.expr) -> str:
+    if isinstance(node, ast.JoinedStr):
+        return "f-string"
+    if isinstance(node, ast.BinOp):
+        return "% formatting" if isinstance(node.op, ast.Mod) else "concatenation"
+    return ".format()"

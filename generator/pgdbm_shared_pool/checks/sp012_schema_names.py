@@ -1,0 +1,83 @@
+"""SP012: schema names pgdbm can use unquoted."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from ..names import schema_name_problem
+from ._ast import MANAGER, string_value
+from ._core import Hit, Project, PythonSource
+
+CODE = "SP012"
+NAME = "schema-name"
+MESSAGE = "schema name breaks pgdbm"
+RATIONALE = (
+    "pgdbm 0.5.0 writes `<schema>.schema_migrations` unquoted in its tracking SQL, so a reserved "
+    "word (`user`, `order`, `group`) fails there; upper case is folded to lower case in that "
+    "unquoted SQL but not in pgdbm's quoted `{{tables.x}}` expansion; names starting with `pg_` "
+    "are reserved by PostgreSQL, and names over 63 bytes are truncated (pgdbm's own check "
+    "`^[a-zA-Z_][a-zA-Z0-9_]{0,62}$` rejects only some of these)."
+)
+FIX = "Use a lower-case identifier, not a reserved word, not starting with pg_: users, orders."
+GOOD_EXAMPLES = [
+    """\
+from pgdbm import AsyncDatabaseManager
+
+SCHEMA = "users"
+
+
+def databases(pool) -> dict[str, AsyncDatabaseManager]:
+    return {
+        "users": AsyncDatabaseManager(pool=pool, schema=SCHEMA),
+        "orders": AsyncDatabaseManager(pool=pool, schema="orders"),
+        "public": AsyncDatabaseManager(pool=pool, schema="public"),
+    }
+""",
+]
+BAD_EXAMPLES = [
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+def user_database(pool) -> AsyncDatabaseManager:
+    return AsyncDatabaseManager(pool=pool, schema="user")
+""",
+    """\
+SCHEMA = "Orders"
+""",
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+def stats_database(pool) -> AsyncDatabaseManager:
+    return AsyncDatabaseManager(pool, None, "pg_stats")
+""",
+]
+
+
+def check(project: Project) -> Iterator[Hit]:
+    for module in project.modules():
+        for call in module.calls:
+            for node in _schema_arguments(call, exact=module.pgdbm_class(call.func) == MANAGER):
+                yield from _problem(module.source, node)
+        for target, value, statement in module.assignments:
+            at_module_level = module.parents.get(statement) is module.source.tree
+            if isinstance(target, ast.Name) and target.id == "SCHEMA" and at_module_level:
+                yield from _problem(module.source, value)
+
+
+def _schema_arguments(call: ast.Call, *, exact: bool) -> Iterator[ast.expr]:
+    """`schema=` of any call (managers, configs, the skill's helpers); pgdbm's third positional."""
+    yield from (kw.value for kw in call.keywords if kw.arg == "schema")
+    if exact and len(call.args) > 2:
+        yield call.args[2]
+
+
+def _problem(source: PythonSource, node: ast.expr | None) -> Iterator[Hit]:
+    name = string_value(node)
+    # public is a valid (if unusual) schema for a manager; names.py rejects it as a *service* name.
+    if name is not None and name != "public":
+        problem = schema_name_problem(name)
+        if problem is not None:
+            yield source.hit(node, f"schema {problem}")  # type: ignore[arg-type]
