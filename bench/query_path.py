@@ -1,0 +1,273 @@
+"""Query path: a primary-key lookup through the generated app's schema-bound pgdbm manager
+vs the same SQL on the same raw asyncpg pool, on the default asyncio loop and on uvloop.
+
+Variants (one pool, created as the generated app creates it; 10 tasks, pool of 10):
+  raw asyncpg      pool.fetchrow('SELECT * FROM "users".items WHERE id = $1', id)
+  pgdbm manager    AsyncDatabaseManager(pool=pool, schema="users").fetch_one(<{{tables.items}} SQL>)
+  ServiceDatabase  the generated app's manager (pgdbm + bounded acquire), as its routers call it
+  + cache          ServiceDatabase whose prepare_query results are cached per query text
+  + timeout()      ... and whose bounded acquire uses asyncio.timeout() instead of
+                   pool.acquire(timeout=...) (both proposals measured here, not in the template)
+
+A cProfile of the ServiceDatabase variant shows which share of the client's time goes to
+pgdbm's templating (prepare_query, run on every call) and to the bounded acquire.
+
+    python bench/query_path.py [--quick] [--dsn DSN]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import cProfile
+import pstats
+import time
+import timeit
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from _common import (
+    LOOPS,
+    interleaved,
+    machine_facts,
+    median,
+    parse_args,
+    postgres_admin_dsn,
+    print_table,
+    project_settings,
+    rendered_project,
+    run_in_loop,
+    scratch_database,
+    seed_items,
+    write_results,
+)
+
+SCHEMA = "users"
+TEMPLATED_SQL = "SELECT * FROM {{tables.items}} WHERE id = $1"
+RAW_SQL = f'SELECT * FROM "{SCHEMA}".items WHERE id = $1'  # what pgdbm expands the above to
+VARIANTS = (
+    "raw asyncpg",
+    "pgdbm manager",
+    "ServiceDatabase",
+    "ServiceDatabase + cache",
+    "+ cache + timeout()",
+)
+BASELINE = "raw asyncpg"
+TASKS = 10
+ROWS = 1000
+
+PROFILED = ("fetch_one", "prepare_query", "acquire", "wait_for", "fetchrow", "release")
+
+Lookup = Callable[[int], Awaitable[Any]]
+
+
+def proposed_service_database_classes() -> tuple[type, type]:
+    """The proposed fixes, as subclasses of the generated ServiceDatabase.
+
+    Cached: remembers each expanded query. Safe because the expansion depends only on
+    (schema, query text), both in the key; bounded so that SQL built dynamically cannot
+    grow it without limit.
+    Cached + timeout(): also bounds the wait with asyncio.timeout() instead of
+    pool.acquire(timeout=...), which on Python 3.11 runs asyncio.wait_for, i.e. one extra
+    task per acquire and another per release. Cancellation is handled by asyncpg's
+    acquire either way (the holder goes back to the queue).
+    """
+    from bench_app.database import ServiceDatabase
+
+    class CachedServiceDatabase(ServiceDatabase):
+        max_cached_queries = 1024
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._prepared: dict[tuple[str | None, str], str] = {}
+
+        def prepare_query(self, query: str) -> str:
+            key = (self.schema, query)
+            prepared = self._prepared.get(key)
+            if prepared is None:
+                prepared = super().prepare_query(query)
+                if len(self._prepared) < self.max_cached_queries:
+                    self._prepared[key] = prepared
+            return prepared
+
+    class TimeoutScopeServiceDatabase(CachedServiceDatabase):
+        @contextlib.asynccontextmanager
+        async def acquire(self) -> AsyncIterator[Any]:
+            async with asyncio.timeout(self.acquire_timeout):
+                connection = await self.shared_pool.acquire()
+            try:
+                yield connection
+            finally:
+                await self.shared_pool.release(connection)
+
+    return CachedServiceDatabase, TimeoutScopeServiceDatabase
+
+
+def lookups(pool: Any) -> dict[str, Lookup]:
+    from bench_app.database import ServiceDatabase
+    from pgdbm import AsyncDatabaseManager
+
+    manager = AsyncDatabaseManager(pool=pool, schema=SCHEMA)
+    service_db = ServiceDatabase(pool, SCHEMA, acquire_timeout=5.0)
+    cached, timeout_scope = proposed_service_database_classes()
+    cached_db = cached(pool, SCHEMA, acquire_timeout=5.0)
+    timeout_scope_db = timeout_scope(pool, SCHEMA, acquire_timeout=5.0)
+    return {
+        "raw asyncpg": lambda item_id: pool.fetchrow(RAW_SQL, item_id),
+        "pgdbm manager": lambda item_id: manager.fetch_one(TEMPLATED_SQL, item_id),
+        "ServiceDatabase": lambda item_id: service_db.fetch_one(TEMPLATED_SQL, item_id),
+        "ServiceDatabase + cache": lambda item_id: cached_db.fetch_one(TEMPLATED_SQL, item_id),
+        "+ cache + timeout()": lambda item_id: timeout_scope_db.fetch_one(TEMPLATED_SQL, item_id),
+    }
+
+
+async def hammer(lookup: Lookup, ids: list[int], calls_per_task: int) -> None:
+    async def worker(offset: int) -> None:
+        for i in range(calls_per_task):
+            row = await lookup(ids[(offset + i) % len(ids)])
+            assert row is not None
+
+    await asyncio.gather(*(worker(task * 97) for task in range(TASKS)))
+
+
+async def measure(dsn: str, variant: str, ids: list[int], calls_per_task: int) -> dict[str, float]:
+    from bench_app.database import close_pool, create_pool
+
+    settings = project_settings(dsn, pool_min_size=TASKS, pool_max_size=TASKS)
+    pool = await create_pool(settings)
+    try:
+        lookup = lookups(pool)[variant]
+        await hammer(lookup, ids, 50)  # warm the statement cache of every connection
+        wall, cpu = time.perf_counter(), time.process_time()
+        await hammer(lookup, ids, calls_per_task)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        await close_pool(pool, grace=5.0)
+    calls = TASKS * calls_per_task
+    return {"ops_per_s": calls / wall, "wall_us": wall / calls * 1e6, "cpu_us": cpu / calls * 1e6}
+
+
+def profile_templating(dsn: str, ids: list[int], calls_per_task: int) -> dict[str, float]:
+    """cProfile of ServiceDatabase.fetch_one on the default loop: prepare_query's share."""
+    from bench_app.database import close_pool, create_pool
+
+    profiler = cProfile.Profile()
+
+    async def session() -> None:
+        pool = await create_pool(project_settings(dsn, pool_min_size=TASKS, pool_max_size=TASKS))
+        try:
+            lookup = lookups(pool)["ServiceDatabase"]
+            await hammer(lookup, ids, 50)
+            profiler.enable()
+            await hammer(lookup, ids, calls_per_task)
+            profiler.disable()
+        finally:
+            await close_pool(pool, grace=5.0)
+
+    run_in_loop("asyncio", session())
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    by_name: dict[str, float] = {}
+    for (_, _, function), (_, _, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if function in PROFILED:
+            by_name[function] = max(by_name.get(function, 0.0), cumulative)
+    return {f"{name}_share": by_name.get(name, 0.0) / total for name in PROFILED}
+
+
+def templating_micro() -> dict[str, float]:
+    """prepare_query alone, µs per call, plain vs cached (no I/O)."""
+    from pgdbm import AsyncDatabaseManager
+
+    manager = AsyncDatabaseManager(pool=object(), schema=SCHEMA)  # type: ignore[arg-type]
+    cache: dict[str, str] = {}
+
+    def cached() -> str:
+        prepared = cache.get(TEMPLATED_SQL)
+        if prepared is None:
+            prepared = cache[TEMPLATED_SQL] = manager.prepare_query(TEMPLATED_SQL)
+        return prepared
+
+    number = 20_000
+    plain = min(
+        timeit.repeat(lambda: manager.prepare_query(TEMPLATED_SQL), number=number, repeat=5)
+    )
+    hit = min(timeit.repeat(cached, number=number, repeat=5))
+    return {"prepare_query_us": plain / number * 1e6, "cached_lookup_us": hit / number * 1e6}
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    rounds, calls_per_task = (3, 200) if args.quick else (7, 1500)
+    with (
+        postgres_admin_dsn(args.dsn) as admin_dsn,
+        rendered_project() as _,
+        scratch_database(admin_dsn, "bench_query") as dsn,
+    ):
+        from bench_app.migrate import migrate
+
+        facts = machine_facts(admin_dsn)
+        asyncio.run(migrate(project_settings(dsn)))
+        ids = asyncio.run(seed_items(dsn, SCHEMA, ROWS))
+        keys = [(loop, variant) for loop in LOOPS for variant in VARIANTS]
+        runs = interleaved(
+            keys, rounds, lambda key: run_in_loop(key[0], measure(dsn, key[1], ids, calls_per_task))
+        )
+        profile = profile_templating(dsn, ids, calls_per_task)
+    micro = templating_micro()
+
+    rows, table = [], []
+    for loop in LOOPS:
+        base = runs[(loop, BASELINE)]
+        for variant in VARIANTS:
+            samples = runs[(loop, variant)]
+            # Ratio per round (same-round pairs share the machine's state), then the median.
+            ratios = [s["ops_per_s"] / b["ops_per_s"] for s, b in zip(samples, base, strict=True)]
+            extra_cpu = [s["cpu_us"] - b["cpu_us"] for s, b in zip(samples, base, strict=True)]
+            row = {
+                "loop": loop,
+                "variant": variant,
+                "ops_per_s": median([s["ops_per_s"] for s in samples]),
+                "wall_us_per_call": median([s["wall_us"] for s in samples]),
+                "client_cpu_us_per_call": median([s["cpu_us"] for s in samples]),
+                "extra_client_cpu_us_vs_raw": median(extra_cpu),
+                "throughput_ratio_vs_raw": median(ratios),
+                "samples": samples,
+            }
+            rows.append(row)
+            table.append(
+                [loop, variant, row["ops_per_s"], row["wall_us_per_call"],
+                 row["client_cpu_us_per_call"], row["extra_client_cpu_us_vs_raw"],
+                 f"{row['throughput_ratio_vs_raw']:.3f}x"]
+            )  # fmt: skip
+    print_table(
+        f"PK lookup, {TASKS} tasks on a pool of {TASKS}, median of {rounds} interleaved rounds",
+        ["loop", "variant", "ops/s", "wall µs/call", "client CPU µs/call", "+CPU µs vs raw",
+         "ratio vs raw"],
+        table,
+    )  # fmt: skip
+    print_table(
+        "Where ServiceDatabase.fetch_one spends client time (cProfile, asyncio loop)",
+        ["function", "share of profiled time"],
+        [[name.removesuffix("_share"), f"{share:.1%}"] for name, share in profile.items()],
+    )
+    print_table(
+        "Templating alone (no I/O)",
+        ["prepare_query µs/call", "cached lookup µs/call"],
+        [[micro["prepare_query_us"], micro["cached_lookup_us"]]],
+    )
+    write_results(
+        "query_path",
+        args,
+        facts,
+        {
+            "setup": {"tasks": TASKS, "pool_size": TASKS, "rounds": rounds,
+                      "calls_per_run": TASKS * calls_per_task, "sql": TEMPLATED_SQL},
+            "rows": rows,
+            "profile": profile,
+            "templating_micro": micro,
+        },
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
