@@ -180,11 +180,9 @@ def test_services_can_come_from_data_as_a_yaml_list(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dest = tmp_path / "p"
-    code, out, err = run_cli(
-        capsys, "new", str(dest), "--data", "services=[users, orders]", "--json"
-    )
+    code, out, err = run_cli(capsys, "new", str(dest), "--data", "services=[alpha, beta]", "--json")
     assert code == 0, err
-    assert json.loads(out)["answers"]["services"] == ["a", "b"]
+    assert json.loads(out)["answers"]["services"] == ["alpha", "beta"]
 
 
 @pytest.mark.parametrize("command", [[], ["new"], ["add-service"], ["remove-service"]])
