@@ -3,10 +3,10 @@
 Used by tests that must prove behaviour through a real transaction-mode pooler
 (doctor's pooler detection, the generated app behind PgBouncer). The Debian
 `pgbouncer` package is enough; no system service is touched: each instance has its
-own config directory, a free loopback port, and runs as the `postgres` OS user
-when we are root (PgBouncer refuses to run as root).
+own config directory, a free loopback port, and runs as the `postgres` OS user (or the
+owner of a unix-socket server's socket directory) when we are root: PgBouncer refuses root.
 
-    with PgBouncer(server_host="127.0.0.1", server_port=5432) as bouncer:
+    with PgBouncer.in_front_of(server_dsn) as bouncer:   # or PgBouncer(host, port)
         dsn = bouncer.dsn_for("mydb")
 """
 
@@ -22,6 +22,8 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 # pgdbm sends these as startup parameters; PgBouncer 1.18 rejects any it does not know.
 PGDBM_STARTUP_PARAMETERS = (
@@ -46,6 +48,15 @@ def _free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _default_os_user(server_host: str) -> str:
+    """Whoever owns a unix-socket server's socket directory can reach it; else `postgres`."""
+    if server_host.startswith("/") and os.path.isdir(server_host):
+        owner = os.stat(server_host).st_uid
+        if owner != 0:
+            return pwd.getpwuid(owner).pw_name
+    return "postgres"
+
+
 class PgBouncer:
     """One PgBouncer process; use as a context manager or call start()/stop()."""
 
@@ -58,7 +69,7 @@ class PgBouncer:
         users: Iterable[str] = ("postgres",),
         ignore_startup_parameters: Iterable[str] = ("extra_float_digits",),
         default_pool_size: int = 5,
-        os_user: str = "postgres",
+        os_user: str | None = None,
     ) -> None:
         binary = pgbouncer_binary()
         if binary is None:
@@ -72,10 +83,19 @@ class PgBouncer:
         self.users = tuple(users)
         self.ignore_startup_parameters = tuple(ignore_startup_parameters)
         self.default_pool_size = default_pool_size
-        self.os_user = os_user if os.geteuid() == 0 else None
+        self.os_user = (os_user or _default_os_user(server_host)) if os.geteuid() == 0 else None
         self.port = 0
         self.directory: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def in_front_of(cls, server_dsn: str, **options: Any) -> PgBouncer:
+        """A PgBouncer for the server of a libpq URL, TCP or unix socket (?host=/socket/dir)."""
+        parts = urlsplit(server_dsn)
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        host = query.get("host") or parts.hostname or "127.0.0.1"
+        port = int(query.get("port") or parts.port or 5432)
+        return cls(host, port, **options)
 
     def dsn_for(self, database: str, user: str = "postgres") -> str:
         return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"

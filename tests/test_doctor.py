@@ -430,11 +430,10 @@ def bouncer_factory(pg_server: Any) -> Iterator[Any]:
         pytest.skip(
             "!!! PgBouncer NOT TESTED: no `pgbouncer` binary (apt-get install pgbouncer) !!!"
         )
-    server = urlsplit(pg_server.dsn)
     started: list[PgBouncer] = []
 
     def start(**options: Any) -> PgBouncer:
-        bouncer = PgBouncer(server.hostname or "127.0.0.1", server.port or 5432, **options)
+        bouncer = PgBouncer.in_front_of(pg_server.dsn, **options)
         started.append(bouncer.start())
         return bouncer
 

@@ -359,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(diagnose(dsn, args.app, args.pool_max, args.workers, args.replicas))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
-        reason = " ".join(str(error).split()) or "no detail"
+        reason = " ".join(str(error).split()) or "no answer in time"
         message = f"cannot inspect {mask_dsn(dsn)}: {type(error).__name__}: {reason}"
         if args.json:
             print(json.dumps({"ok": False, "verdict": FAIL, "error": message}))
