@@ -1,9 +1,71 @@
 """The code blocks of references/*.md, each run against a fresh database (see skill_blocks.py)."""
 
 import pytest
-from skill_blocks import Check, Run, execute
+from skill_blocks import B, Check, Fails, Run, SameAs, execute
 
-CHECKS: dict[str, Check] = {}
+# What references/migrations.md says its blocks start from.
+MIGRATIONS_SETUP = """
+import os
+from pathlib import Path
+
+from pgdbm import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
+from pgdbm.core import SchemaManager
+
+config = DatabaseConfig(
+    connection_string=os.environ["DATABASE_URL"], min_connections=1, max_connections=4
+)
+pool = await AsyncDatabaseManager.create_shared_pool(config)
+users = AsyncDatabaseManager(pool=pool, schema="users")
+await SchemaManager(users).ensure_schema_exists()
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+(MIGRATIONS / "users").mkdir(parents=True)
+(MIGRATIONS / "users" / "001_create_users.sql").write_text(BLOCKS["sql-users-migration"])
+"""
+
+AFTER_FAILURE = """
+applied = await pool.fetch("SELECT filename FROM users.schema_migrations ORDER BY 1")
+assert [r[0] for r in applied] == ["001_create_users.sql", "002_add_name.sql"], applied
+columns = await pool.fetch(
+    "SELECT attname::text FROM pg_attribute WHERE attrelid = 'users.users'::regclass"
+    " AND attnum > 0"
+)
+names = {c[0] for c in columns}
+assert "name" in names and "age" not in names, names
+"""
+
+CHECKS: dict[str, Check] = {
+    "migrations-templating": Run(MIGRATIONS_SETUP, B("migrations-templating")),
+    "migrations-results": Run(MIGRATIONS_SETUP, B("migrations-results")),
+    "migrations-failure": Run(
+        MIGRATIONS_SETUP,
+        B("migrations-results"),
+        Fails(
+            B("migrations-failure"),
+            "pgdbm.errors.MigrationError",
+            "Failed to apply migration '003_broken.sql'",
+        ),
+        AFTER_FAILURE,
+    ),
+    "wrong-edit-applied-migration": Run(
+        MIGRATIONS_SETUP,
+        B("migrations-results"),
+        Fails(
+            B("wrong-edit-applied-migration"),
+            "pgdbm.errors.MigrationError",
+            "Migration '001_create_users.sql' has been modified after being applied!",
+        ),
+    ),
+    "migrations-own-pool": Run(MIGRATIONS_SETUP, B("migrations-own-pool")),
+    # references/fastapi.md: excerpts of the generated project, run by its own suite.
+    "template-service-schema": SameAs("src/acme_api/services/users/schema.py"),
+    "template-services-registry": SameAs("src/acme_api/services/__init__.py"),
+    "template-database-for": SameAs("src/acme_api/dependencies.py"),
+    "template-router-dependency": SameAs("src/acme_api/services/users/router.py"),
+    "template-query-failed": SameAs("src/acme_api/errors.py"),
+    "template-install-error-handlers": SameAs("src/acme_api/errors.py"),
+    "template-ready": SameAs("src/acme_api/health.py"),
+    "template-singleton": SameAs("src/acme_api/singleton.py"),
+}
 
 
 @pytest.mark.parametrize("name", [n for n, c in CHECKS.items() if isinstance(c, Run)])
