@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from ...database import ServiceDatabase
 from ...dependencies import database_for
-from . import SCHEMA
+from .schema import SCHEMA
 
 router = APIRouter(prefix=f"/{SCHEMA}", tags=[SCHEMA])
 Database = Annotated[ServiceDatabase, Depends(database_for(SCHEMA))]

@@ -1,0 +1,67 @@
+"""Render projects from the template and run their own test suites, for our tests.
+
+Every generated project is run in a subprocess of this venv (which holds every
+dependency the template pins), with PYTHONPATH pointing at its src/: projects all
+share package names, so they must never be imported into our own process.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pgdbm_shared_pool.scaffold import ScaffoldResult, new_project
+
+# The answer combinations every template test covers.
+COMBINATIONS = {
+    "one-service": {"services": ["users"], "use_tenants": False},
+    "three-services": {"services": ["users", "orders", "billing"], "use_tenants": False},
+    "one-service-tenants": {"services": ["users"], "use_tenants": True},
+    "three-services-tenants": {"services": ["users", "orders", "billing"], "use_tenants": True},
+    # 63 bytes: the longest schema name PostgreSQL keeps; generated code must still be clean.
+    "longest-name": {"services": ["x" * 63, "users"], "use_tenants": False},
+}
+
+
+def render(
+    dest: Path, *, services: list[str], use_tenants: bool = False, **extra: object
+) -> ScaffoldResult:
+    """Render the template (this checkout, uncommitted edits included) into `dest`."""
+    return new_project(dest, services=services, use_tenants=use_tenants, extra=extra or None)
+
+
+def project_env(project: Path, **variables: str) -> dict[str, str]:
+    python_path = os.pathsep.join(
+        filter(None, [str(project / "src"), os.environ.get("PYTHONPATH")])
+    )
+    return {**os.environ, "PYTHONPATH": python_path, **variables}
+
+
+def run_in_project(
+    project: Path, *args: str, timeout: float = 900, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m <args>` inside `project` with its src/ importable."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=project,
+        env=project_env(project, **variables),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_suite(
+    project: Path, database_url: str, *pytest_args: str, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """The generated project's own pytest suite against the server at `database_url`."""
+    return run_in_project(
+        project,
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *pytest_args,
+        TEST_DATABASE_URL=database_url,
+        **variables,
+    )

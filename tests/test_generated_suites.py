@@ -1,0 +1,21 @@
+"""Each generated project's own suite passes against real PostgreSQL (slow: subprocesses)."""
+
+import re
+
+import pytest
+from generated import COMBINATIONS, render, run_suite
+from pgdbm_shared_pool.testing import PostgresServer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("combination", sorted(COMBINATIONS))
+def test_generated_suite_passes(
+    combination: str, pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    project = tmp_path_factory.mktemp(combination) / "acme"
+    render(project, **COMBINATIONS[combination])
+    result = run_suite(project, pg_server.dsn)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
+    assert "skipped" not in summary, summary  # every generated test must really run
