@@ -116,52 +116,116 @@ def _elements(node: ast.AST) -> list[ast.expr]:
     return []
 
 
+# Context markers (Load, Store) are shared singletons: not worth a parent entry.
+_SKIPPED = frozenset({ast.Load, ast.Store, ast.Del})
+# The node types _record looks at; the walk skips the call for every other node.
+_RECORDED = frozenset(
+    {ast.Call, ast.Return, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef}
+    | {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.With, ast.AsyncWith}
+    | {ast.Import, ast.ImportFrom}
+)
+
+
 @dataclass(eq=False)
 class Scope:
     node: ast.AST
     parent: Scope | None
     class_node: ast.ClassDef | None
+    parameters: frozenset[str] = frozenset()
     values: dict[str, list[ast.expr]] = field(default_factory=dict)
     annotations: dict[str, ast.expr] = field(default_factory=dict)
 
 
 class ModuleFacts:
-    """One pass over a module: imports, scopes, assignments, calls and parents."""
+    """One pass over a module: imports, scopes, assignments, calls and parents.
 
-    def __init__(self, source: PythonSource, project: ProjectFacts) -> None:
+    `project` is set by the Project once every module is walked (it needs them all).
+    """
+
+    project: ProjectFacts
+
+    def __init__(self, source: PythonSource) -> None:
         self.source = source
-        self.project = project
         self.imported: dict[str, str] = {}  # local name -> pgdbm class or "module"
         self.foreign: set[str] = set()  # names imported from elsewhere
         self.parents: dict[ast.AST, ast.AST] = {}
         self.scope_of: dict[ast.AST, Scope] = {}
         self.calls: list[ast.Call] = []
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        self.classes: list[tuple[str, list[str]]] = []  # name, simple names of the bases
+        self.returns: list[tuple[ast.AST, ast.expr]] = []  # function, returned value
+        self.closing_functions: set[str] = set()  # functions that close() a parameter
         self.assignments: list[tuple[ast.expr, ast.expr | None, ast.stmt]] = []
         self.self_attributes: dict[tuple[ast.ClassDef, str], list[tuple[ast.expr, Scope]]] = {}
         self.attributes: dict[str, list[tuple[ast.expr, Scope]]] = {}  # "state.pool" -> values
         self.module_scope = Scope(source.tree, None, None)
-        self._visit(source.tree, self.module_scope, None)
+        self._walk()
+        self.calls.sort(key=lambda call: (call.lineno, call.col_offset))
+        self.assignments.sort(key=lambda item: (item[2].lineno, item[2].col_offset))
 
     # --- the walk -------------------------------------------------------------------
-    def _visit(self, node: ast.AST, scope: Scope, class_node: ast.ClassDef | None) -> None:
-        for child in ast.iter_child_nodes(node):
-            self.parents[child] = node
-            child_scope, child_class = scope, class_node
-            if isinstance(child, ast.ClassDef):
-                child_class = child
-            elif isinstance(child, FUNCTION_NODES):
-                child_scope = Scope(child, scope, class_node)
-                for arg in (*child.args.posonlyargs, *child.args.args, *child.args.kwonlyargs):
-                    if arg.annotation is not None:
-                        child_scope.annotations[arg.arg] = arg.annotation
-            self.scope_of[child] = child_scope
-            self._record(child, child_scope)
-            self._visit(child, child_scope, child_class)
+    def _walk(self) -> None:
+        # An explicit stack and direct field access: several times faster than ast.walk.
+        stack: list[tuple[ast.AST, Scope, ast.ClassDef | None]] = [
+            (self.source.tree, self.module_scope, None)
+        ]
+        parents, scope_of = self.parents, self.scope_of
+        while stack:
+            node, scope, class_node = stack.pop()
+            for name in node._fields:
+                field_value = getattr(node, name, None)
+                if isinstance(field_value, ast.AST):
+                    children: list[ast.AST] = [field_value]
+                elif isinstance(field_value, list):
+                    children = field_value
+                else:
+                    continue
+                for child in children:
+                    kind = child.__class__
+                    if kind in _SKIPPED or not isinstance(child, ast.AST):
+                        continue
+                    parents[child] = node
+                    child_scope, child_class = scope, class_node
+                    if kind in _RECORDED:
+                        if kind is ast.ClassDef:
+                            child_class = child  # type: ignore[assignment]
+                            self.classes.append(
+                                (child.name, [simple_name(b) or "" for b in child.bases])  # type: ignore[attr-defined]
+                            )
+                        elif kind in FUNCTION_NODES:
+                            child_scope = self._function_scope(child, scope, class_node)  # type: ignore[arg-type]
+                        self._record(child, child_scope)
+                    scope_of[child] = child_scope
+                    stack.append((child, child_scope, child_class))
+
+    @staticmethod
+    def _function_scope(
+        function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+        parent: Scope,
+        class_node: ast.ClassDef | None,
+    ) -> Scope:
+        arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)
+        scope = Scope(function, parent, class_node, frozenset(arg.arg for arg in arguments))
+        for arg in arguments:
+            if arg.annotation is not None:
+                scope.annotations[arg.arg] = arg.annotation
+        return scope
 
     def _record(self, node: ast.AST, scope: Scope) -> None:
         if isinstance(node, ast.Call):
             self.calls.append(node)
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in ("close", "terminate")
+                and isinstance(func.value, ast.Name)
+                and func.value.id in scope.parameters
+                and isinstance(scope.node, ast.FunctionDef | ast.AsyncFunctionDef)
+            ):
+                self.closing_functions.add(scope.node.name)
+        elif isinstance(node, ast.Return):
+            if node.value is not None:
+                self.returns.append((scope.node, node.value))
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.functions.setdefault(node.name, []).append(node)
         elif isinstance(node, ast.Assign):
@@ -177,7 +241,11 @@ class ModuleFacts:
             for item in node.items:
                 if item.optional_vars is not None:
                     self._bind(item.optional_vars, item.context_expr, scope, node)
-        elif isinstance(node, ast.ImportFrom):
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            self._record_import(node)
+
+    def _record_import(self, node: ast.ImportFrom | ast.Import) -> None:
+        if isinstance(node, ast.ImportFrom):
             pgdbm = (node.module or "").split(".")[0] == "pgdbm"
             for alias in node.names:
                 local = alias.asname or alias.name
@@ -185,12 +253,13 @@ class ModuleFacts:
                     self.imported[local] = PGDBM_CLASSES[alias.name]
                 elif alias.name != "*":
                     self.foreign.add(local)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == "pgdbm":
-                    self.imported[alias.asname or alias.name.split(".")[0]] = "module"
-                else:
-                    self.foreign.add(alias.asname or alias.name.split(".")[0])
+            return
+        for alias in node.names:
+            top = alias.name.split(".")[0]
+            if top == "pgdbm":
+                self.imported[alias.asname or top] = "module"
+            else:
+                self.foreign.add(alias.asname or top)
 
     def _bind(
         self, target: ast.expr, value: ast.expr | None, scope: Scope, stmt: ast.AST | None

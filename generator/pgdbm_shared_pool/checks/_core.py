@@ -152,16 +152,20 @@ class Project:
         self.sql = list(sql)
 
     @cached_property
-    def facts(self) -> ProjectFacts:
-        return ProjectFacts(self.python)
+    def _analysis(self) -> tuple[list[ModuleFacts], ProjectFacts]:
+        modules = [ModuleFacts(source) for source in self.python]
+        facts = ProjectFacts(modules)
+        for module in modules:
+            module.project = facts
+        return modules, facts
 
-    @cached_property
-    def _modules(self) -> list[ModuleFacts]:
-        return [ModuleFacts(source, self.facts) for source in self.python]
+    @property
+    def facts(self) -> ProjectFacts:
+        return self._analysis[1]
 
     def modules(self) -> Iterator[ModuleFacts]:
         """The analysed Python modules (each analysed once per run, shared by all rules)."""
-        return iter(self._modules)
+        return iter(self._analysis[0])
 
 
 RULE_MODULE = re.compile(r"^sp\d{3}_\w+$")
