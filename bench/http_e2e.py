@@ -1,0 +1,212 @@
+"""HTTP end to end: the generated app's GET /users/items/{id} under uvicorn vs the same
+endpoint written by hand on raw asyncpg (bench/handwritten_app.py), loaded by wrk on
+loopback at 10 and 100 connections.
+
+Servers (one uvicorn worker each, access log on as uvicorn defaults, pools of max 10):
+  pattern        the generated app, as its `make run`: --loop uvloop --http httptools
+  (a) by hand    raw asyncpg, --loop asyncio --http h11: what `pip install fastapi uvicorn`
+                 runs (uvicorn without [standard] has neither uvloop nor httptools)
+  (b) same stack raw asyncpg, --loop uvloop --http httptools: the pattern's whole cost
+
+Targets: pattern / (a) >= 1.0x and pattern / (b) >= 0.95x in requests/s. Each wrk run is
+bounded by time (-d) and by a per-request timeout; runs alternate between servers.
+Needs wrk (Debian/Ubuntu: apt-get install wrk).
+
+    python bench/http_e2e.py [--quick] [--dsn DSN]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    BENCH_DIR,
+    PACKAGE,
+    interleaved,
+    machine_facts,
+    median,
+    parse_args,
+    postgres_admin_dsn,
+    print_table,
+    project_settings,
+    rendered_project,
+    scratch_database,
+    seed_items,
+    write_results,
+)
+
+FAST_STACK = ("--loop", "uvloop", "--http", "httptools")
+SERVERS = {  # name -> (app, uvicorn options)
+    "pattern": (f"{PACKAGE}.main:app", FAST_STACK),
+    "(a) by hand": ("handwritten_app:app", ("--loop", "asyncio", "--http", "h11")),
+    "(b) same stack": ("handwritten_app:app", FAST_STACK),
+}
+TARGETS = {"(a) by hand": 1.0, "(b) same stack": 0.95}
+CONCURRENCIES = (10, 100)
+ROWS = 1000
+ITEM_ID = 500
+WRK_TIMEOUT = "5s"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before serving {url}")
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(url, timeout=1) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
+
+
+@contextlib.contextmanager
+def uvicorn_servers(project: Path, dsn: str) -> Iterator[dict[str, str]]:
+    """Start every server on its own port; yields name -> URL of the item."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "PYTHONPATH": os.pathsep.join([str(project / "src"), str(BENCH_DIR)]),
+    }
+    processes, urls = [], {}
+    try:
+        for name, (app, options) in SERVERS.items():
+            port = free_port()
+            command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), *options]
+            process = subprocess.Popen(
+                command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            processes.append(process)
+            urls[name] = f"http://127.0.0.1:{port}/users/items/{ITEM_ID}"
+            wait_until_serving(urls[name], process)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
+    command = [
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT}",
+        "--latency", url,
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, flags=re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)$", output, flags=re.MULTILINE)
+    return {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    if shutil.which("wrk") is None:
+        sys.exit("http_e2e needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)")
+    rounds, seconds = (1, 2) if args.quick else (4, 5)
+    with (
+        postgres_admin_dsn(args.dsn) as admin_dsn,
+        rendered_project() as project,
+        scratch_database(admin_dsn, "bench_http") as dsn,
+    ):
+        from bench_app.migrate import migrate
+
+        facts = machine_facts(admin_dsn)
+        asyncio.run(migrate(project_settings(dsn)))
+        asyncio.run(seed_items(dsn, "users", ROWS))
+        with uvicorn_servers(project, dsn) as urls:
+            for url in urls.values():
+                wrk(url, max(CONCURRENCIES), 1)  # warm-up: every pool at full size
+            keys = [(c, name) for c in CONCURRENCIES for name in SERVERS]
+            runs = interleaved(keys, rounds, lambda key: wrk(urls[key[1]], key[0], seconds))
+
+    rows: list[dict[str, Any]] = []
+    for concurrency in CONCURRENCIES:
+        pattern = runs[(concurrency, "pattern")]
+        for name in SERVERS:
+            samples = runs[(concurrency, name)]
+            pairs = zip(pattern, samples, strict=True)  # same round: same machine state
+            ratio = median([p["requests_per_s"] / s["requests_per_s"] for p, s in pairs])
+            rows.append(
+                {
+                    "concurrency": concurrency,
+                    "server": name,
+                    "requests_per_s": median([s["requests_per_s"] for s in samples]),
+                    "p50_ms": median([s["p50_ms"] for s in samples]),
+                    "p99_ms": median([s["p99_ms"] for s in samples]),
+                    "non_2xx": sum(s["non_2xx"] for s in samples),
+                    "pattern_ratio": ratio,
+                    "target": TARGETS.get(name),
+                    "target_met": None if name not in TARGETS else ratio >= TARGETS[name],
+                    "samples": samples,
+                }
+            )
+    print_table(
+        f"GET /users/items/{{id}}, wrk -t1, {seconds} s per run, median of {rounds} rounds",
+        ["server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx", "pattern / this",
+         "target"],
+        [
+            [r["server"], r["concurrency"], r["requests_per_s"], r["p50_ms"], r["p99_ms"],
+             r["non_2xx"], f"{r['pattern_ratio']:.3f}x",
+             "-" if r["target"] is None
+             else f">= {r['target']}x {'met' if r['target_met'] else 'NOT met'}"]
+            for r in rows
+        ],
+    )  # fmt: skip
+    write_results(
+        "http_e2e",
+        args,
+        facts,
+        {
+            "setup": {
+                "servers": {name: [app, *options] for name, (app, options) in SERVERS.items()},
+                "wrk": f"wrk -t1 -c<connections> -d{seconds}s --timeout={WRK_TIMEOUT} --latency",
+                "rounds": rounds,
+                "pool_max_size": 10,
+            },
+            "rows": rows,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
