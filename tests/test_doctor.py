@@ -68,8 +68,10 @@ def service_migrations(project: Path, service: str) -> Path:
     return project / "src" / "acme" / "services" / service / "migrations"
 
 
-async def apply_migrations(dsn: str, folders: dict[str, Path]) -> None:
-    """Migrate each schema from its folder exactly as a shared-pool app does."""
+async def apply_migrations(
+    dsn: str, folders: dict[str, Path], module_name: str | None = None
+) -> None:
+    """Migrate each schema from its folder as a shared-pool app does (module_name = schema)."""
     config = DatabaseConfig(connection_string=dsn, min_connections=1, max_connections=2)
     pool = await AsyncDatabaseManager.create_shared_pool(config)
     try:
@@ -77,7 +79,7 @@ async def apply_migrations(dsn: str, folders: dict[str, Path]) -> None:
             db = AsyncDatabaseManager(pool=pool, schema=schema)
             await SchemaManager(db).ensure_schema_exists()
             await AsyncMigrationManager(
-                db, migrations_path=str(folder), module_name=schema
+                db, migrations_path=str(folder), module_name=module_name or schema
             ).apply_pending_migrations()
     finally:
         await pool.close()
@@ -259,6 +261,17 @@ async def test_unmigrated_schema_is_all_pending(
     assert code == 1
     assert checks_by_schema(report)["orders"]["pending"] == list(SERVICES["orders"])
     assert [s["schema"] for s in report["migrations"]["schemas"]] == ["users"]
+
+
+async def test_other_module_name_is_named_in_the_pending_finding(
+    fresh_database_url: str, project: Path, run_doctor: Doctor
+) -> None:
+    folders = {"users": service_migrations(project, "users")}
+    await apply_migrations(fresh_database_url, folders, module_name="accounts")
+    code, report = await run_doctor.json("--dsn", fresh_database_url, "--app", str(project))
+    assert code == 1
+    assert checks_by_schema(report)["users"]["other_modules"] == ["accounts"]
+    assert any("module_name accounts, expected users" in p for p in report["problems"])
 
 
 async def test_checksum_drift_reported(migrated: str, project: Path, run_doctor: Doctor) -> None:

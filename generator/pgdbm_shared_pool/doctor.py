@@ -120,6 +120,7 @@ def compare(schema: str, files: dict[str, str], rows: list[dict[str, Any]]) -> d
         "pending": [name for name in files if name not in applied],
         "drift": [name for name, digest in files.items() if applied.get(name, digest) != digest],
         "missing_on_disk": [name for name in applied if name not in files],
+        "other_modules": sorted({str(r["module_name"]) for r in rows} - {schema, "None"}),
     }
 
 
@@ -127,7 +128,9 @@ def _check_findings(check: dict[str, Any]) -> list[dict[str, str]]:
     schema, out = check["schema"], []
     pending, drift, missing = (", ".join(check[k]) for k in ("pending", "drift", "missing_on_disk"))
     if pending:
-        out.append(finding(FAIL, schema, f"{len(check['pending'])} pending: {pending}"))
+        others = ", ".join(check["other_modules"])
+        hint = f" (rows exist for module_name {others}, expected {schema})" if others else ""
+        out.append(finding(FAIL, schema, f"{len(check['pending'])} pending: {pending}{hint}"))
     if drift:
         out.append(finding(FAIL, schema, f"checksum drift (edited once applied): {drift}"))
     if missing:

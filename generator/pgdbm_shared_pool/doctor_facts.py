@@ -210,9 +210,23 @@ SELECT CASE WHEN s.setrole = 0 THEN 'database' WHEN s.setdatabase = 0 THEN 'role
 FROM pg_db_role_setting s
 WHERE (s.setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) OR s.setrole = 0)
   AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-  AND NOT (s.setrole = 0 AND s.setdatabase = 0)
 """
 SETTINGS_SQL = "SELECT name, setting, source FROM pg_settings WHERE name = ANY($1::text[])"
+
+
+async def _read_tracking_tables(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]] | None]:
+    """schema -> its tracking rows, oldest first; None where this role may not read them."""
+    tracking: dict[str, list[dict[str, Any]] | None] = {}
+    for table in await conn.fetch(TRACKING_TABLES_SQL):
+        schema = table["schema"]
+        tracking[schema] = None
+        if table["readable"]:
+            rows = await conn.fetch(
+                "SELECT filename, checksum, module_name, applied_at"
+                f" FROM {quote_ident(schema)}.schema_migrations ORDER BY applied_at, filename"
+            )
+            tracking[schema] = [dict(row) for row in rows]
+    return tracking
 
 
 async def read_database(dsn: str) -> dict[str, Any]:
@@ -222,20 +236,7 @@ async def read_database(dsn: str) -> dict[str, Any]:
         async with conn.transaction(readonly=True):
             server = dict(await conn.fetchrow(SERVER_SQL))
             connections = {r["application"]: r["n"] for r in await conn.fetch(CONNECTIONS_SQL)}
-            tracking: dict[str, list[dict[str, Any]] | None] = {}
-            for row in await conn.fetch(TRACKING_TABLES_SQL):
-                table = f"{quote_ident(row['schema'])}.schema_migrations"
-                tracking[row["schema"]] = (
-                    [
-                        dict(r)
-                        for r in await conn.fetch(
-                            "SELECT filename, checksum, module_name, applied_at"
-                            f" FROM {table} ORDER BY applied_at, filename"
-                        )
-                    ]
-                    if row["readable"]
-                    else None
-                )
+            tracking = await _read_tracking_tables(conn)
             role_settings: dict[str, dict[str, str]] = {}
             for row in await conn.fetch(ROLE_SETTINGS_SQL):
                 name, _, value = row["item"].partition("=")
