@@ -179,6 +179,21 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
             "uncommitted template edits (or the checkout moved), so it cannot be updated"
         )
 
+    # A dry run validates the new list in a fraction of the update's time, before git work.
+    progress("checking the new services against copier.yml")
+    template = Path(source)
+    kept = {k: v for k, v in answers.items() if k in askable_questions(template)}
+    _copier(
+        copier.run_copy,
+        {**kept, "services": services},
+        progress,
+        template,
+        project,
+        str(commit),
+        pretend=True,
+        overwrite=True,
+    )
+
     before = _files(project)
     progress(f"copier update: services {answers.get('services')} -> {services}")
     try:
