@@ -39,6 +39,15 @@ QUERY_METHODS = {
 }
 ASYNCPG_QUERY_METHODS = {"fetch": 0, "fetchrow": 0, "fetchval": 0}
 _CONTAINERS = frozenset({"dict", "Dict", "Mapping", "MutableMapping", "list", "List", "Sequence"})
+LOOPS = (
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import FUNCTION_NODES, ModuleFacts, is_create_shared_pool
+from ._ast import FUNCTION_NODES, LOOPS, ModuleFacts, is_create_shared_pool
 from ._core import Hit, Project
 
 CODE = "SP001"
@@ -101,15 +101,6 @@ async def start(config: DatabaseConfig, reports_config: DatabaseConfig):
 ROUTE_DECORATORS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "api_route", "websocket"}
 )
-_LOOPS = (
-    ast.For,
-    ast.AsyncFor,
-    ast.While,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-)
 
 
 def check(project: Project) -> Iterator[Hit]:
@@ -134,13 +125,13 @@ def check(project: Project) -> Iterator[Hit]:
             yield module.source.hit(
                 call, f"create_shared_pool is also called at {where}: each call opens another pool"
             )
-    if sites:
+    if sites or any(_builds_pool_manager(module) for module in modules):
         yield from _own_pools(modules)
 
 
 def _repeated_per(module: ModuleFacts, call: ast.Call) -> str | None:
     for ancestor in module.ancestors(call):
-        if isinstance(ancestor, _LOOPS):
+        if isinstance(ancestor, LOOPS):
             return "loop iteration"
         if isinstance(ancestor, FUNCTION_NODES):
             if not isinstance(ancestor, ast.Lambda) and any(
@@ -156,6 +147,14 @@ def _is_route_decorator(decorator: ast.expr) -> bool:
         isinstance(decorator, ast.Call)
         and isinstance(decorator.func, ast.Attribute)
         and decorator.func.attr in ROUTE_DECORATORS
+    )
+
+
+def _builds_pool_manager(module: ModuleFacts) -> bool:
+    """AsyncDatabaseManager(pool=...) anywhere: the code runs on a shared pool."""
+    return any(
+        module.is_manager_class(call.func) and any(kw.arg == "pool" for kw in call.keywords)
+        for call in module.calls
     )
 
 

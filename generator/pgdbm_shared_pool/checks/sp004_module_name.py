@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import MIGRATION_MANAGER, ModuleFacts, keyword, string_value
+from ._ast import FUNCTION_NODES, LOOPS, MIGRATION_MANAGER, ModuleFacts, keyword, string_value
 from ._core import Hit, Project
 
 CODE = "SP004"
@@ -83,6 +83,19 @@ async def migrate(pool):
     await orders.apply_pending_migrations()
     await billing.apply_pending_migrations()
 """,
+    """\
+from pathlib import Path
+
+from pgdbm import AsyncDatabaseManager, AsyncMigrationManager
+
+HERE = Path(__file__).parent
+
+
+async def migrate(pool):
+    db = AsyncDatabaseManager(pool=pool, schema="shop")
+    for part in ("orders", "billing"):
+        await AsyncMigrationManager(db, migrations_path=str(HERE / part)).apply_pending_migrations()
+""",
 ]
 
 
@@ -91,8 +104,15 @@ def check(project: Project) -> Iterator[Hit]:
         by_schema: dict[str, list[ast.Call]] = {}
         for call in module.calls:
             schema = _schema(module, call)
-            if schema is not None:
-                by_schema.setdefault(schema, []).append(call)
+            if schema is None:
+                continue
+            by_schema.setdefault(schema, []).append(call)
+            if _one_name_per_loop(module, call):
+                yield module.source.hit(
+                    call,
+                    f"each loop iteration applies another migration set to schema {schema!r} "
+                    "under the same module_name",
+                )
         for schema, calls in by_schema.items():
             yield from _conflicts(module, schema, calls)
 
@@ -135,6 +155,22 @@ def _conflicts(module: ModuleFacts, schema: str, calls: list[ast.Call]) -> Itera
             )
         else:
             seen[name] = call
+
+
+def _one_name_per_loop(module: ModuleFacts, call: ast.Call) -> bool:
+    """In a loop over migration paths, with a module_name that does not change with them."""
+    path = keyword(call, "migrations_path") or (call.args[1] if len(call.args) > 1 else None)
+    module_name = keyword(call, "module_name")
+    if path is None or isinstance(path, ast.Constant):
+        return False  # the same set every time
+    if module_name is not None and not isinstance(module_name, ast.Constant):
+        return False  # assume it varies with the path
+    for ancestor in module.ancestors(call):
+        if isinstance(ancestor, LOOPS):
+            return True
+        if isinstance(ancestor, FUNCTION_NODES):
+            return False
+    return False
 
 
 def _path_key(call: ast.Call) -> str:

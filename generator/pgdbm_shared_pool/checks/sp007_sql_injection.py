@@ -113,11 +113,6 @@ class _Interpolation:
 
     def __init__(self, module: ModuleFacts) -> None:
         self.module = module
-        self.constants = {  # module-level names only ever bound to literal strings or numbers
-            name
-            for name, values in module.module_scope.values.items()
-            if all(isinstance(value, ast.Constant) for value in values)
-        }
 
     def unsafe_builder(self, query: ast.expr) -> ast.expr | None:
         """The expression that builds `query` (itself, or a local's value) if it is unsafe."""
@@ -141,9 +136,13 @@ class _Interpolation:
             return self._safe_text(node, depth)
         if not isinstance(node, ast.Name):
             return False
-        if node.id in self.constants or self._validated(node):
+        if self._validated(node):
             return True
         values = self._assigned(node)
+        if values and all(isinstance(value, ast.Constant) for value in values):
+            # UPPER_CASE is a constant; a lower-case name holding a literal stands for input
+            # in examples (tenant_id = "x"; ...), and costs a rename in real code.
+            return node.id.isupper()
         return bool(values) and depth < 4 and all(self._safe(v, depth + 1) for v in values)
 
     def _assigned(self, name: ast.Name) -> list[ast.expr]:

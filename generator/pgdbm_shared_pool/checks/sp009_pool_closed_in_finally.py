@@ -137,6 +137,8 @@ def _problem(module: ModuleFacts, creation: ast.Call, closers: set[str]) -> str 
     if not isinstance(statement, ast.Assign | ast.AnnAssign):
         return None
     function = module.enclosing_function(creation)
+    if function is module.source.tree:
+        return None  # top-level await: a notebook or a snippet, not a program with a lifetime
     names = _aliases(module, statement, function)
     closes = list(_closes(module, function, names, closers))
     if not closes:
