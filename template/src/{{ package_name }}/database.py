@@ -46,16 +46,17 @@ class ServiceDatabase(AsyncDatabaseManager):
             yield connection
 
 
-async def create_pool(settings: Settings) -> asyncpg.Pool:
-    """Create the process's one shared pool.
+async def create_pool(settings: Settings, database_url: str | None = None) -> asyncpg.Pool:
+    """Create a shared pool on `database_url` (default: settings.database_url).
 
     pgdbm 0.5 pins its search_path to pg_catalog, so SQL that forgets {{tables.x}}
     fails loudly instead of landing in public.
     """
     config = DatabaseConfig(
-        connection_string=settings.database_url,
+        connection_string=database_url or settings.database_url,
         min_connections=settings.pool_min_size,
         max_connections=settings.pool_max_size,
+        statement_cache_size=settings.statement_cache_size,
         statement_timeout_ms=settings.statement_timeout_ms,
         server_settings={"application_name": APP_NAME},
     )

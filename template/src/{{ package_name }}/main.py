@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from . import PROJECT_NAME
 from .config import Settings, get_settings
-from .database import close_pool, create_pool, migrate_services, open_databases
+from .database import close_pool, create_pool, open_databases
 from .errors import install_error_handlers
 from .health import router as health_router
+from .migrate import migrate
 from .service import Service
 from .services import SERVICES
 
@@ -21,14 +22,13 @@ def create_app(settings: Settings | None = None, services: Sequence[Service] = S
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or get_settings()
+        # Before the app's pool, on a pool of its own: see migrate() for why.
+        app.state.migrations_applied = (
+            await migrate(config, services) if config.migrate_on_startup else {}
+        )
         pool = await create_pool(config)
         try:  # a failed start-up must not leave connections open
             databases = open_databases(pool, services, config)
-            app.state.migrations_applied = (
-                await migrate_services(pool, databases, services, config)
-                if config.migrate_on_startup
-                else {}
-            )
             app.state.settings = config
             app.state.pool = pool
             app.state.databases = databases

@@ -7,19 +7,25 @@ so replicas never race a long migration.
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 
 from pgdbm import AsyncDBError
 
 from .config import Settings, get_settings
 from .database import MigrationFailed, close_pool, create_pool, migrate_services, open_databases
+from .service import Service
 from .services import SERVICES
 
 
-async def migrate(settings: Settings) -> dict[str, list[str]]:
-    pool = await create_pool(settings)
+async def migrate(
+    settings: Settings, services: Sequence[Service] = SERVICES
+) -> dict[str, list[str]]:
+    """Migrate on a short-lived pool of its own, on MIGRATION_DATABASE_URL: the migration
+    lock is a session lock, which only a direct connection (no transaction pooler) keeps."""
+    pool = await create_pool(settings, settings.migration_database_url)
     try:
-        databases = open_databases(pool, SERVICES, settings)
-        return await migrate_services(pool, databases, SERVICES, settings)
+        databases = open_databases(pool, services, settings)
+        return await migrate_services(pool, databases, services, settings)
     finally:
         await close_pool(pool, grace=settings.shutdown_grace)
 
