@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine, Hashable, Iterator, Sequence
@@ -203,7 +204,20 @@ def machine_facts(admin_dsn: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "postgres": asyncio.run(_server_version(admin_dsn)),
         "packages": versions,
+        "checkout": _git_describe(),  # "-dirty": the template had uncommitted edits
     }
+
+
+def _git_describe() -> str | None:
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        return subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    return None
 
 
 def _cpu_model() -> str:

@@ -1,0 +1,126 @@
+"""Scaffolding: `shared-pool new` vs `copier copy` of the same template with the same
+answers (both CLIs, in subprocesses, alternating), then scaffold-to-green-suite: `shared-pool
+new` followed by the generated project's own pytest suite on the Postgres server.
+
+--quick runs one test module of the generated suite (tests/test_health.py), not all of it.
+
+    python bench/scaffold.py [--quick] [--dsn DSN]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    BENCH_DIR,
+    interleaved,
+    machine_facts,
+    median,
+    parse_args,
+    postgres_admin_dsn,
+    print_table,
+    write_results,
+)
+
+TEMPLATE = BENCH_DIR.parent  # this checkout: copier.yml and template/
+SERVICES = ("users", "orders")
+BIN = Path(sys.executable).parent
+COMMANDS = {
+    "shared-pool new": lambda dest: [
+        str(BIN / "shared-pool"), "new", str(dest), *(f"--service={s}" for s in SERVICES),
+    ],
+    "copier copy": lambda dest: [
+        str(BIN / "copier"), "copy", "--quiet", "--defaults", "--vcs-ref=HEAD",
+        f"--data=services=[{', '.join(SERVICES)}]", str(TEMPLATE), str(dest),
+    ],
+}  # fmt: skip
+BASELINE = "copier copy"
+
+
+def timed(command: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed:\n{result.stdout}\n{result.stderr}")
+    return elapsed, result
+
+
+def scaffold_once(name: str) -> float:
+    with tempfile.TemporaryDirectory(prefix="bench_scaffold_") as tmp:
+        return timed(COMMANDS[name](Path(tmp) / "demo-app"))[0]
+
+
+def scaffold_to_green(admin_dsn: str, suite: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench_green_") as tmp:
+        project = Path(tmp) / "demo-app"
+        scaffold_s, _ = timed(COMMANDS["shared-pool new"](project))
+        env = {**os.environ, "PYTHONPATH": str(project / "src"), "TEST_DATABASE_URL": admin_dsn}
+        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite]
+        suite_s, result = timed(pytest, cwd=project, env=env)
+    passed = re.search(r"(\d+) passed", result.stdout)
+    return {
+        "scaffold_s": scaffold_s,
+        "suite_s": suite_s,
+        "total_s": scaffold_s + suite_s,
+        "tests_passed": int(passed.group(1)) if passed else 0,
+    }
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    rounds, green_runs = (1, 1) if args.quick else (5, 3)
+    suite = ["tests/test_health.py"] if args.quick else []
+    with postgres_admin_dsn(args.dsn) as admin_dsn:
+        facts = machine_facts(admin_dsn)
+        runs = interleaved(list(COMMANDS), rounds, scaffold_once)
+        green = [scaffold_to_green(admin_dsn, suite) for _ in range(green_runs)]
+
+    ratio = median([a / b for a, b in zip(runs["shared-pool new"], runs[BASELINE], strict=True)])
+    print_table(
+        f"Scaffold a 2-service project, median of {rounds} alternating runs",
+        ["command", "median s", "min s", "max s", "ratio vs copier copy"],
+        [
+            [name, median(times), min(times), max(times),
+             f"{median([t / b for t, b in zip(times, runs[BASELINE], strict=True)]):.3f}x"]
+            for name, times in runs.items()
+        ],
+    )  # fmt: skip
+    green_summary = {key: median([g[key] for g in green]) for key in green[0]}
+    print_table(
+        f"Scaffold to green suite ({' '.join(suite) or 'the whole suite'}), median of {green_runs}",
+        ["step", "seconds"],
+        [
+            ["shared-pool new", green_summary["scaffold_s"]],
+            [f"pytest ({int(green_summary['tests_passed'])} passed)", green_summary["suite_s"]],
+            ["total", green_summary["total_s"]],
+        ],
+    )
+    write_results(
+        "scaffold",
+        args,
+        facts,
+        {
+            "setup": {
+                "services": list(SERVICES),
+                "rounds": rounds,
+                "commands": {name: COMMANDS[name](Path("DEST"))[1:] for name in COMMANDS},
+                "suite": suite or "whole suite",
+            },
+            "scaffold_runs_s": runs,
+            "shared_pool_new_vs_copier_copy": ratio,
+            "green_runs": green,
+            "green": green_summary,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
