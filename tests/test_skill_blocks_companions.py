@@ -72,6 +72,32 @@ assert await acme.fetch_value("SELECT count(*) FROM {{tables.notes}}") == 1
 
 TENANT_BLOCKS = (B("tenant-schema-name"), B("tenant-manager"))
 
+# What skills/pgdbm-operations says its blocks start from: a pool and a plain connection.
+OPERATIONS_SETUP = """
+import os
+
+import asyncpg
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig(
+    connection_string=os.environ["DATABASE_URL"], min_connections=1, max_connections=3
+))
+connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+"""
+
+BUDGET = """
+settings = await connection.fetch(
+    "SELECT name, setting::int FROM pg_settings"
+    " WHERE name IN ('max_connections', 'superuser_reserved_connections')"
+)
+available = {row[0]: row[1] for row in settings}
+available = available["max_connections"] - available["superuser_reserved_connections"]
+assert await connection_budget(connection, 20, 4, 3) == {
+    "available": available, "needed": 240, "fits": 240 <= available
+}
+assert (await connection_budget(connection, 2, 1, 1))["fits"] is True
+"""
+
 CHECKS: dict[str, Check] = {
     "tenant-schema-name": Run(TENANT_SETUP, B("tenant-schema-name"), HOSTILE_IDS),
     "tenant-manager": Run(TENANT_SETUP, *TENANT_BLOCKS, CONCURRENT_FIRST_REQUESTS),
@@ -88,6 +114,14 @@ CHECKS: dict[str, Check] = {
             "ModuleNotFoundError",
             "'pgdbm.testing' is not a package",
         )
+    ),
+    # skills/pgdbm-operations
+    "ops-connection-budget": Run(OPERATIONS_SETUP, B("ops-connection-budget"), BUDGET),
+    "ops-acquire-timeout": Run(OPERATIONS_SETUP, B("ops-acquire-timeout")),
+    "ops-activity-by-application": Run(
+        OPERATIONS_SETUP,
+        B("ops-activity-by-application"),
+        "assert ('app_pool', 'idle', 1) in [tuple(row) for row in rows], rows",
     ),
 }
 
