@@ -40,12 +40,16 @@ SERVICES = {
     },
 }
 TENANT_FILES = {"001_create_notes.sql": "CREATE TABLE {{tables.notes}} (id serial PRIMARY KEY);\n"}
+REGISTRY_FILES = {
+    "001_create_tenants.sql": "CREATE TABLE {{tables.tenants}} (id text PRIMARY KEY);"
+}
 POOL_MAX_IN_ANSWERS = 7
 QUERY_METHODS = ("execute", "fetch", "fetchrow", "fetchval")
 
 
-def write_project(root: Path, *, tenants: bool = False) -> Path:
-    """A generated-project-shaped tree: src/acme/services/<name>/{__init__.py,migrations/}."""
+def write_project(root: Path, *, tenants: bool = False, tenant_prefix: str = "tenant_") -> Path:
+    """A generated-project-shaped tree: src/acme/services/<name>/{__init__.py,migrations/},
+    and with tenants src/acme/tenants/{__init__.py,migrations/,registry_migrations/}."""
     package = root / "src" / "acme"
     for service, files in SERVICES.items():
         service_dir = package / "services" / service
@@ -54,12 +58,19 @@ def write_project(root: Path, *, tenants: bool = False) -> Path:
         for name, sql in files.items():
             (service_dir / "migrations" / name).write_text(sql)
     if tenants:
-        (package / "tenants" / "migrations").mkdir(parents=True)
-        (package / "tenants" / "__init__.py").write_text("")
-        for name, sql in TENANT_FILES.items():
-            (package / "tenants" / "migrations" / name).write_text(sql)
+        tenants_dir = package / "tenants"
+        for folder, files in (
+            ("migrations", TENANT_FILES),
+            ("registry_migrations", REGISTRY_FILES),
+        ):
+            (tenants_dir / folder).mkdir(parents=True)
+            for name, sql in files.items():
+                (tenants_dir / folder / name).write_text(sql)
+        (tenants_dir / "__init__.py").write_text(
+            f'SCHEMA_PREFIX = "{tenant_prefix}"\nREGISTRY_SCHEMA = "tenancy"\n'
+        )
     (root / ".copier-answers.yml").write_text(
-        f"package_name: acme\npool_max_size: {POOL_MAX_IN_ANSWERS}\ntenant_schema_prefix: tenant_\n"
+        f"package_name: acme\npool_max_size: {POOL_MAX_IN_ANSWERS}\npooler: none\n"
     )
     return root
 
@@ -196,7 +207,7 @@ def test_checksum_equals_pgdbm_on_awkward_files(tmp_path: Path) -> None:
 
 
 def test_migration_sets_found_under_project_and_package(tmp_path: Path) -> None:
-    project = write_project(tmp_path / "acme", tenants=True)
+    project = write_project(tmp_path / "acme", tenants=True, tenant_prefix="cust_")
     (project / "src" / "acme" / "services" / "users" / "__init__.py").write_text(
         'SCHEMA: str = "people"\n'
     )
@@ -205,11 +216,14 @@ def test_migration_sets_found_under_project_and_package(tmp_path: Path) -> None:
     (ignored.parent / "__init__.py").write_text("")
     (ignored / "001_x.sql").write_text("SELECT 1;")
     (project / "scripts" / "migrations").mkdir(parents=True)  # parent is not a package
-    found = {(s.kind, s.schema): sorted(s.files) for s in find_migration_sets(project)}
+    found = {
+        (s.kind, s.schema, s.tenant_prefix): sorted(s.files) for s in find_migration_sets(project)
+    }
     assert found == {
-        ("service", "people"): ["001_create_items.sql"],
-        ("service", "orders"): ["001_create_items.sql", "002_add_total.sql"],
-        ("tenants", None): ["001_create_notes.sql"],
+        ("service", "people", None): ["001_create_items.sql"],
+        ("service", "orders", None): ["001_create_items.sql", "002_add_total.sql"],
+        ("tenant registry", "tenancy", None): ["001_create_tenants.sql"],
+        ("tenants", None, "cust_"): ["001_create_notes.sql"],
     }
     package_only = find_migration_sets(project / "src" / "acme" / "services" / "orders")
     assert [(s.kind, s.schema) for s in package_only] == [("service", "orders")]
@@ -307,15 +321,18 @@ async def test_tenant_schemas_compared_one_by_one(
     tenant_folder = project / "src" / "acme" / "tenants" / "migrations"
     await apply_migrations(fresh_database_url, {"tenant_globex": tenant_folder})
     (tenant_folder / "002_add_body.sql").write_text("ALTER TABLE {{tables.notes}} ADD body text;")
+    registry_folder = tenant_folder.parent / "registry_migrations"
+    services = {s: service_migrations(project, s) for s in SERVICES}
     await apply_migrations(
         fresh_database_url,
-        {"tenant_acme": tenant_folder, **{s: service_migrations(project, s) for s in SERVICES}},
+        {"tenant_acme": tenant_folder, "tenancy": registry_folder, **services},
     )
     code, report = await run_doctor.json("--dsn", fresh_database_url, "--app", str(project))
     assert code == 1
     checks = checks_by_schema(report)
     assert checks["tenant_acme"]["pending"] == [] and checks["tenant_acme"]["kind"] == "tenants"
     assert checks["tenant_globex"]["pending"] == ["002_add_body.sql"]
+    assert checks["tenancy"]["kind"] == "tenant registry" and checks["tenancy"]["pending"] == []
 
 
 # --- pool budget ---------------------------------------------------------------------------------

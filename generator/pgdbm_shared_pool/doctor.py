@@ -18,12 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import yaml
 
 from .doctor_facts import (
-    DEFAULT_TENANT_PREFIX,
     PGDBM_PIN,
     PGDBM_STARTUP_SETTINGS,
     MigrationSet,
+    ProjectSettings,
     find_migration_sets,
     mask_dsn,
     quote_ident,
@@ -149,9 +150,7 @@ def _schema_state(schema: str, rows: list[dict[str, Any]] | None) -> dict[str, A
     return {"schema": schema, "readable": True, "modules": modules}
 
 
-def migrations_section(
-    db: dict[str, Any], sets: list[MigrationSet] | None, tenant_prefix: str
-) -> dict[str, Any]:
+def migrations_section(db: dict[str, Any], sets: list[MigrationSet] | None) -> dict[str, Any]:
     tracking = db["tracking"]
     schemas = [_schema_state(schema, rows) for schema, rows in tracking.items()]
     findings = []
@@ -165,12 +164,13 @@ def migrations_section(
         findings.append(finding(OK, "schemas", "no pgdbm schema_migrations table yet"))
     checks = []
     for migration_set in sets or []:
-        if migration_set.schema is not None:
-            targets = [migration_set.schema]
+        prefix = migration_set.tenant_prefix
+        if prefix is None:
+            targets = [migration_set.schema] if migration_set.schema else []
         else:  # the tenants' set applies to every tenant schema
-            targets = [schema for schema in tracking if schema.startswith(tenant_prefix)]
+            targets = [schema for schema in tracking if schema.startswith(prefix)]
             if not targets:
-                findings.append(finding(OK, f"{tenant_prefix}*", "no tenant schemas yet"))
+                findings.append(finding(OK, f"{prefix}*", "no tenant schemas yet"))
         for schema in targets:
             if schema in tracking and tracking[schema] is None:
                 continue  # reported above as unreadable
@@ -218,7 +218,20 @@ def budget_section(
     }
 
 
-def pooler_section(db: dict[str, Any]) -> dict[str, Any]:
+def _statement_cache_finding(settings: ProjectSettings | None) -> dict[str, str]:
+    """The server cannot show the client's cache; the project's settings can."""
+    if settings is not None and settings.statement_cache_size == 0:
+        return finding(OK, "statement cache", f"off ({settings.statement_cache_source})")
+    configured = (
+        f"{settings.statement_cache_size} ({settings.statement_cache_source})"
+        if settings is not None and settings.statement_cache_size is not None
+        else "not visible from the server"
+    )
+    advice = "use 0 unless PgBouncer >= 1.21 has max_prepared_statements > 0"
+    return finding(WARN, "statement cache", f"{configured}: {advice}; migrate over a direct DSN")
+
+
+def pooler_section(db: dict[str, Any], settings: ProjectSettings | None) -> dict[str, Any]:
     server, probe = db["server"], db["startup_probe"]
     # A pooler answers the connection itself: the pid it announces is not the backend's.
     detected = db["announced_pid"] != server["backend_pid"]
@@ -252,11 +265,7 @@ def pooler_section(db: dict[str, Any]) -> dict[str, Any]:
                 findings.append(finding(WARN, name, f"no role default, so it is lost: {fix}"))
             else:
                 findings.append(finding(OK, name, f"{default['value']} ({default['level']})"))
-        advice = (
-            "invisible from the server: statement_cache_size=0 unless PgBouncer >= 1.21 has "
-            "max_prepared_statements > 0; migrate over a direct DSN"
-        )
-        findings.append(finding(WARN, "statement cache", advice))
+        findings.append(_statement_cache_finding(settings))
     return {
         "detected": detected,
         "backend_pid": server["backend_pid"],
@@ -301,20 +310,22 @@ def search_path_section(db: dict[str, Any]) -> dict[str, Any]:
 
 
 async def diagnose(
-    dsn: str, app: Path | None, pool_max: int | None, workers: int, replicas: int
+    dsn: str,
+    settings: ProjectSettings | None,
+    sets: list[MigrationSet] | None,
+    pool_max: int | None,
+    workers: int,
+    replicas: int,
 ) -> dict[str, Any]:
     db = await read_database(dsn)
-    settings = read_project_settings(app) if app is not None else None
-    sets = find_migration_sets(app) if app is not None else None
     pool_max_value, source = resolve_pool_max(pool_max, settings)
-    prefix = settings.tenant_prefix if settings is not None else DEFAULT_TENANT_PREFIX
     report: dict[str, Any] = {
         "dsn": mask_dsn(dsn),
         "read_only": db["read_only"],
         "server": server_section(db),
-        "migrations": migrations_section(db, sets, prefix),
+        "migrations": migrations_section(db, sets),
         "pool_budget": budget_section(db, pool_max_value, source, workers, replicas),
-        "pooler": pooler_section(db),
+        "pooler": pooler_section(db, settings),
         "search_path": search_path_section(db),
     }
     findings = [(key, f) for key in SECTIONS for f in report[key]["findings"]]
@@ -353,6 +364,20 @@ def _usage_error(dsn: str | None, app: Path | None) -> str | None:
     return None
 
 
+def _describe(error: BaseException) -> str:
+    reason = " ".join(str(error).split()) or "no answer in time"  # TimeoutError has no text
+    return f"{type(error).__name__}: {reason}"
+
+
+def _failed(message: str, as_json: bool) -> int:
+    """One line, no traceback; exit code 1."""
+    if as_json:
+        print(json.dumps({"ok": False, "verdict": FAIL, "error": message}))
+    else:
+        print(f"shared-pool doctor: error: {message}", file=sys.stderr)
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
     dsn = args.dsn or os.environ.get("DATABASE_URL") or ""
     usage_error = _usage_error(dsn, args.app)
@@ -360,14 +385,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"shared-pool doctor: error: {usage_error}", file=sys.stderr)
         return 2
     try:
-        report = asyncio.run(diagnose(dsn, args.app, args.pool_max, args.workers, args.replicas))
+        settings = read_project_settings(args.app) if args.app is not None else None
+        sets = find_migration_sets(args.app) if args.app is not None else None
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        return _failed(f"cannot read {args.app}: {_describe(error)}", args.json)
+    try:
+        report = asyncio.run(
+            diagnose(dsn, settings, sets, args.pool_max, args.workers, args.replicas)
+        )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
-        reason = " ".join(str(error).split()) or "no answer in time"
-        message = f"cannot inspect {mask_dsn(dsn)}: {type(error).__name__}: {reason}"
-        if args.json:
-            print(json.dumps({"ok": False, "verdict": FAIL, "error": message}))
-        else:
-            print(f"shared-pool doctor: error: {message}", file=sys.stderr)
-        return 1
+        return _failed(f"cannot inspect {mask_dsn(dsn)}: {_describe(error)}", args.json)
     print(json.dumps(report, indent=2, default=str) if args.json else render(report))
     return 0 if report["ok"] else 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +32,9 @@ PGDBM_STARTUP_SETTINGS = {
 }
 # Folders never searched for migrations: tool caches, virtualenvs, installed packages.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
+# copier.yml's tenant_schema_prefix default and tenant_registry_schema.
 DEFAULT_TENANT_PREFIX = "tenant_"
+DEFAULT_REGISTRY_SCHEMA = "tenancy"
 ANSWERS_FILE = ".copier-answers.yml"
 ENV_FILES = (".env", ".env.example")
 # How far up from --app (a package dir such as src/acme) to look for the project's config files.
@@ -54,23 +56,26 @@ def read_migration_files(folder: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class MigrationSet:
-    """One migrations/ folder: a service's (one schema) or the tenants' (every tenant schema)."""
+    """One migrations folder: for one schema (a service, the tenant registry), or for every
+    schema named tenant_prefix + id (the tenants' set)."""
 
-    kind: str  # "service" or "tenants"
-    schema: str | None  # None for tenants: the set applies to each schema with the tenant prefix
+    kind: str  # "service", "tenant registry" or "tenants"
     path: Path
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str]
+    schema: str | None = None
+    tenant_prefix: str | None = None
 
 
 @dataclass(frozen=True)
 class ProjectSettings:
     pool_max: int | None
     pool_max_source: str | None
-    tenant_prefix: str
+    statement_cache_size: int | None
+    statement_cache_source: str | None
 
 
-def _schema_constant(init_file: Path) -> str | None:
-    """The literal `SCHEMA = "..."` of a service package, read without importing it."""
+def _string_constant(init_file: Path, name: str) -> str | None:
+    """The literal `NAME = "..."` of a package's __init__.py, read without importing it."""
     try:
         tree = ast.parse(init_file.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError):
@@ -81,7 +86,7 @@ def _schema_constant(init_file: Path) -> str | None:
             targets = [node.target]
         value = getattr(node, "value", None)
         if (
-            any(isinstance(t, ast.Name) and t.id == "SCHEMA" for t in targets)
+            any(isinstance(t, ast.Name) and t.id == name for t in targets)
             and isinstance(value, ast.Constant)
             and isinstance(value.value, str)
         ):
@@ -89,21 +94,28 @@ def _schema_constant(init_file: Path) -> str | None:
     return None
 
 
+def _migration_set(folder: Path) -> MigrationSet | None:
+    package, init = folder.parent, folder.parent / "__init__.py"
+    if package.name == "tenants" and folder.name == "migrations":
+        prefix = _string_constant(init, "SCHEMA_PREFIX") or DEFAULT_TENANT_PREFIX
+        return MigrationSet("tenants", folder, read_migration_files(folder), tenant_prefix=prefix)
+    if package.name == "tenants" and folder.name == "registry_migrations":
+        schema = _string_constant(init, "REGISTRY_SCHEMA") or DEFAULT_REGISTRY_SCHEMA
+        return MigrationSet("tenant registry", folder, read_migration_files(folder), schema)
+    if folder.name == "migrations" and init.is_file():
+        schema = _string_constant(init, "SCHEMA") or package.name
+        return MigrationSet("service", folder, read_migration_files(folder), schema)
+    return None
+
+
 def find_migration_sets(root: Path) -> list[MigrationSet]:
-    """Every migrations/ folder under `root` whose parent is a service or the tenants package."""
+    """Every migrations folder under `root` of a service package or of the tenants package."""
     sets: list[MigrationSet] = []
     for current, dirnames, _files in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
-        folder = Path(current)
-        if folder.name != "migrations" or folder == root:
-            continue
-        package = folder.parent
-        files = read_migration_files(folder)
-        if package.name == "tenants":
-            sets.append(MigrationSet("tenants", None, folder, files))
-        elif (package / "__init__.py").is_file():
-            schema = _schema_constant(package / "__init__.py") or package.name
-            sets.append(MigrationSet("service", schema, folder, files))
+        migration_set = _migration_set(Path(current)) if Path(current) != root else None
+        if migration_set is not None:
+            sets.append(migration_set)
     return sets
 
 
@@ -123,9 +135,38 @@ def _read_answers(path: Path) -> dict[str, object]:
     return answers if isinstance(answers, dict) else {}
 
 
-def _project_roots(app: Path) -> list[Path]:
+def _project_root(app: Path) -> Path | None:
+    """The nearest directory at or above --app holding the answers file or an env file."""
     start = app if app.is_dir() else app.parent
-    return [start, *start.parents][: PROJECT_ROOT_SEARCH_DEPTH + 1]
+    for root in [start, *start.parents][: PROJECT_ROOT_SEARCH_DEPTH + 1]:
+        if any((root / name).is_file() for name in (ANSWERS_FILE, *ENV_FILES)):
+            return root
+    return None
+
+
+def _int_setting(root: Path, env_key: str, from_answers: object) -> tuple[int | None, str | None]:
+    """An integer setting as the app reads it: .env, then .env.example, then the template's
+    default for the recorded answers."""
+    env_files = [root / name for name in ENV_FILES if (root / name).is_file()]
+    candidates = [(path, _env_file_value(path, env_key)) for path in env_files]
+    for path, value in [*candidates, (root / ANSWERS_FILE, from_answers)]:
+        if value is not None and str(value).isdigit():
+            return int(str(value)), str(path)
+    return None, None
+
+
+def read_project_settings(app: Path) -> ProjectSettings:
+    """Settings of the project around --app that the doctor judges against the server."""
+    root = _project_root(app)
+    if root is None:
+        return ProjectSettings(None, None, None, None)
+    answers = _read_answers(root / ANSWERS_FILE)
+    # The template's default: 0 when generated for PgBouncer, else pgdbm's 1000.
+    cache_default = {"pgbouncer": 0, "none": 1000}.get(str(answers.get("pooler")))
+    return ProjectSettings(
+        *_int_setting(root, "POOL_MAX_SIZE", answers.get("pool_max_size")),
+        *_int_setting(root, "STATEMENT_CACHE_SIZE", cache_default),
+    )
 
 
 def resolve_pool_max(flag: int | None, settings: ProjectSettings | None) -> tuple[int, str]:
@@ -135,29 +176,6 @@ def resolve_pool_max(flag: int | None, settings: ProjectSettings | None) -> tupl
     if settings is not None and settings.pool_max is not None:
         return settings.pool_max, settings.pool_max_source or ""
     return PGDBM_DEFAULT_POOL_MAX, "pgdbm's default (no --pool-max, no project setting)"
-
-
-def read_project_settings(app: Path) -> ProjectSettings:
-    """POOL_MAX_SIZE from .env / .env.example, else pool_max_size from the copier answers."""
-    pool_max: int | None = None
-    source: str | None = None
-    prefix = DEFAULT_TENANT_PREFIX
-    for root in _project_roots(app):
-        answers_path = root / ANSWERS_FILE
-        answers = _read_answers(answers_path)
-        prefix = str(answers.get("tenant_schema_prefix") or prefix)
-        env_values = [
-            (root / name, _env_file_value(root / name, "POOL_MAX_SIZE"))
-            for name in ENV_FILES
-            if (root / name).is_file()
-        ]
-        candidates = [*env_values, (answers_path, answers.get("pool_max_size"))]
-        for path, value in candidates:
-            if pool_max is None and value is not None and str(value).isdigit():
-                pool_max, source = int(str(value)), str(path)
-        if answers_path.is_file() or env_values:
-            break
-    return ProjectSettings(pool_max, source, prefix)
 
 
 def mask_dsn(dsn: str) -> str:
