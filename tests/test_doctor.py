@@ -472,17 +472,35 @@ def bouncer_factory(pg_server: Any) -> Iterator[Any]:
         bouncer.stop()
 
 
+def pooler_finding(report: dict[str, Any], label: str) -> dict[str, str]:
+    return next(f for f in report["pooler"]["findings"] if f["label"] == label)
+
+
 async def test_pgbouncer_rejecting_pgdbm_parameters(
-    migrated: str, bouncer_factory: Any, run_doctor: Doctor
+    migrated: str, project: Path, bouncer_factory: Any, run_doctor: Doctor
 ) -> None:
     bouncer = bouncer_factory()  # PgBouncer's default: only extra_float_digits ignored
-    code, report = await run_doctor.json("--dsn", bouncer.dsn_for(database_of(migrated)))
+    dsn = bouncer.dsn_for(database_of(migrated))
+    code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
     assert report["pooler"]["detected"] is True
     assert report["pooler"]["startup_parameters"]["status"] == "rejected"
     assert "unsupported startup parameter" in report["pooler"]["startup_parameters"]["error"]
     assert code == 1
     # The doctor's own facts still came through the bouncer.
-    assert {s["schema"] for s in report["migrations"]["schemas"]} == {"users", "orders"}
+    assert {c["schema"]: c["pending"] for c in report["migrations"]["project"]} == {
+        "users": [],
+        "orders": [],
+    }
+    # Generated with `pooler: none`: the template's statement cache (1000) breaks here.
+    cache = pooler_finding(report, "statement cache")
+    assert cache["status"] == "warn" and cache["text"].startswith("1000 (")
+
+    (project / ".env").write_text("STATEMENT_CACHE_SIZE=0\n")
+    code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
+    assert pooler_finding(report, "statement cache")["status"] == "ok"
+
+    code, out, _ = await run_doctor.run("--dsn", dsn)
+    assert code == 1 and "! pooler" in out and "✗ startup params" in out
 
 
 async def test_pgbouncer_pin_needs_a_role_default(
