@@ -61,10 +61,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     try:
         rules = select_rules(_codes(args.select), _codes(args.ignore))
-        findings = check_paths(args.paths, rules)
+        project, unparsable = load_project(args.paths)
     except (UsageError, UnknownCode) as error:
         print(f"shared-pool check: error: {error}", file=sys.stderr)
         return 2
+    for problem in unparsable:
+        print(problem, file=sys.stderr)
+    findings = run_rules(project, rules)
     if args.format == "json":
         print(json.dumps([finding.as_json() for finding in findings], indent=2))
     else:
@@ -73,11 +76,18 @@ def run(args: argparse.Namespace) -> int:
                 f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}"
             )
             print(f"    help: {finding.fix}")
-        count = len(findings)
-        print(
-            f"Found {count} finding{'s' if count != 1 else ''}." if count else "All checks passed."
-        )
-    return 1 if findings else 0
+        print(_summary(len(findings), len(unparsable)))
+    # A file that does not parse was not checked: never report that as clean.
+    return 1 if findings or unparsable else 0
+
+
+def _summary(findings: int, unparsable: int) -> str:
+    if findings:
+        return f"Found {findings} finding{'s' if findings != 1 else ''}."
+    if unparsable:
+        files = f"{unparsable} file{'s' if unparsable != 1 else ''}"
+        return f"No findings, but {files} could not be parsed."
+    return "All checks passed."
 
 
 def _codes(text: str) -> list[str]:
@@ -88,8 +98,15 @@ def check_paths(
     paths: Sequence[str | os.PathLike[str]], rules: Sequence[Rule] | None = None
 ) -> list[Finding]:
     """Findings for these files and directories (all rules unless `rules` is given)."""
+    project, _ = load_project(paths)
+    return run_rules(project, all_rules() if rules is None else rules)
+
+
+def load_project(paths: Sequence[str | os.PathLike[str]]) -> tuple[Project, list[str]]:
+    """The project to check, and a message per Python file that does not parse."""
     python: list[PythonSource] = []
     sql: list[SqlSource] = []
+    unparsable: list[str] = []
     for path in _files(paths):
         text = path.read_text(encoding="utf-8", errors="replace")
         if path.suffix == ".sql":
@@ -98,11 +115,9 @@ def check_paths(
         try:
             python.append(PythonSource(str(path), text))
         except SyntaxError as error:
-            print(
-                f"{path}:{error.lineno or 1}: skipped, not valid Python: {error.msg}",
-                file=sys.stderr,
-            )
-    return run_rules(Project(python, sql), all_rules() if rules is None else rules)
+            where = f"{path}:{error.lineno or 1}:{error.offset or 1}"
+            unparsable.append(f"{where}: not checked, Python cannot parse it: {error.msg}")
+    return Project(python, sql), unparsable
 
 
 def _files(paths: Sequence[str | os.PathLike[str]]) -> Iterator[Path]:

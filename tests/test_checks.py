@@ -1,0 +1,293 @@
+"""`shared-pool check` rules: every rule's examples, SQL precision, cross-module facts, noqa."""
+
+import re
+from pathlib import Path
+
+import pytest
+from pgdbm_shared_pool.checks import all_rules, check_paths
+from pgdbm_shared_pool.checks._core import example_project, run_rules
+from pgdbm_shared_pool.checks._sql import statements, tokenize, unqualified_tables
+
+RULES = {rule.CODE: rule for rule in all_rules()}
+
+# Where each BAD example's one finding points: (line, column, the source text starting there).
+BAD_POSITIONS = {
+    "SP001": [
+        (11, 18, "AsyncDatabaseManager.create_shared_pool"),
+        (9, 18, "AsyncDatabaseManager.create_shared_pool"),
+        (6, 22, "AsyncDatabaseManager.create_shared_pool"),
+        (8, 15, "reports.connect()"),
+    ],
+    "SP002": [(6, 11, "db.connect()"), (9, 15, "self.db.connect()")],
+    "SP003": [(9, 68, '"users")')],
+    "SP004": [
+        (11, 15, "AsyncMigrationManager(db, "),
+        (12, 94, '"shop")'),
+        (11, 15, "AsyncMigrationManager(db, "),
+    ],
+    "SP005": [(5, 46, "users WHERE"), (3, 40, "items (id)"), (9, 14, "item_names n")],
+    "SP006": [(5, 5, 'db.schema = "orders"'), (6, 9, "self.db.schema = ")],
+    "SP007": [
+        (3, 24, "f'CREATE SCHEMA"),
+        (5, 31, '"SELECT * FROM'),
+        (6, 22, "query)"),
+        (2, 30, '"DROP TABLE {}".format'),
+    ],
+    "SP008": [
+        (5, 19, "pool.get_pool_stats()"),
+        (14, 18, "request.app.state.pool.get_pool_stats()"),
+        (2, 19, "shared_pool.get_pool_stats()"),
+    ],
+    "SP009": [
+        (9, 28, "AsyncDatabaseManager.create_shared_pool"),
+        (5, 18, "AsyncDatabaseManager.create_shared_pool"),
+        (5, 18, "AsyncDatabaseManager.create_shared_pool"),
+    ],
+    "SP010": [
+        (5, 57, '"migrations/users"'),
+        (5, 41, 'f"./migrations/{service}"'),
+        (5, 11, "AsyncMigrationManager(db, module_name"),
+    ],
+    "SP011": [(3, 1, "CREATE EXTENSION"), (5, 23, "CREATE EXTENSION")],
+    "SP012": [(5, 51, '"user"'), (1, 10, '"Orders"'), (5, 45, '"pg_stats"')],
+}
+
+
+def test_rule_modules_are_the_checklist_codes_with_docs() -> None:
+    codes = [rule.CODE for rule in all_rules()]
+    assert len(codes) == len(set(codes))
+    assert [c for c in codes if c < "SP100"] == [f"SP{n:03d}" for n in range(1, 13)]
+    assert all(re.fullmatch(r"SP1\d\d", c) for c in codes if c >= "SP100")
+    for rule in all_rules():
+        module_name = rule.__name__.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+        assert module_name.startswith(rule.CODE.lower() + "_"), module_name
+        for text in (rule.NAME, rule.MESSAGE, rule.RATIONALE, rule.FIX):
+            assert isinstance(text, str) and text.strip(), rule.CODE
+        assert "0.5.0" in rule.RATIONALE, f"{rule.CODE}: cite the pgdbm 0.5.0 behaviour"
+        assert rule.GOOD_EXAMPLES and rule.BAD_EXAMPLES, rule.CODE
+    assert set(BAD_POSITIONS) == set(codes)
+    for code, positions in BAD_POSITIONS.items():
+        assert len(positions) == len(RULES[code].BAD_EXAMPLES), code
+
+
+BAD = [
+    pytest.param(code, index, example, id=f"{code}-bad{index}")
+    for code, rule in RULES.items()
+    for index, example in enumerate(rule.BAD_EXAMPLES)
+]
+GOOD = [
+    pytest.param(example, id=f"{code}-good{index}")
+    for code, rule in RULES.items()
+    for index, example in enumerate(rule.GOOD_EXAMPLES)
+]
+
+
+@pytest.mark.parametrize(("code", "index", "example"), BAD)
+def test_bad_example_reports_its_rule_at_the_construct(code: str, index: int, example: str) -> None:
+    findings = run_rules(example_project(example), all_rules())
+    assert [finding.code for finding in findings] == [code], findings
+    line, column, text = BAD_POSITIONS[code][index]
+    lines = example.lstrip().splitlines() if example.startswith("--") else example.splitlines()
+    found = findings[0]
+    assert (found.line, found.column) == (line, column), lines[found.line - 1]
+    assert lines[line - 1][column - 1 :].startswith(text)
+    assert found.fix == RULES[code].FIX
+
+
+@pytest.mark.parametrize("example", GOOD)
+def test_good_example_reports_nothing_from_any_rule(example: str) -> None:
+    assert run_rules(example_project(example), all_rules()) == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "unqualified"),
+    [
+        ("SELECT * FROM users", ["users"]),
+        ("SELECT * FROM {{tables.users}} u JOIN orders o ON o.user_id = u.id", ["orders"]),
+        ("SELECT * FROM {{tables.a}} a, b, {{tables.c}} c", ["b"]),
+        ("INSERT INTO items (a) VALUES ($1)", ["items"]),
+        ("UPDATE items SET a = 1 FROM other o WHERE o.id = items.id", ["items", "other"]),
+        ("DELETE FROM {{tables.x}} USING y WHERE true", ["y"]),
+        ("CREATE TABLE IF NOT EXISTS t (id int REFERENCES owners (id))", ["t", "owners"]),
+        ("ALTER TABLE IF EXISTS ONLY t ADD COLUMN c int", ["t"]),
+        ("DROP TABLE IF EXISTS a, {{tables.b}}, c CASCADE", ["a", "c"]),
+        ("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t USING btree (c)", ["t"]),
+        ("CREATE TRIGGER t BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION f()", ["items"]),
+        ('SELECT * FROM "Users"', ['"Users"']),
+        ("TRUNCATE a, b", ["a", "b"]),
+        ("CREATE OR REPLACE VIEW v AS SELECT 1", ["v"]),
+        # Not findings:
+        ('SELECT * FROM "users".users, x.y, {{schema}}.z, {{tables.users.users}}', []),
+        ("SELECT * FROM pg_catalog.pg_class, information_schema.tables, pg_stat_activity", []),
+        ("WITH RECURSIVE r (n) AS (SELECT 1), s AS MATERIALIZED (SELECT 2) SELECT * FROM r, s", []),
+        ("SELECT * FROM generate_series(1, 3) AS g(n), unnest($1::int[]) u", []),
+        ("SELECT * FROM (SELECT 1) s JOIN LATERAL (SELECT 2) t ON true", []),
+        ("SELECT extract(epoch FROM now()), substring(s FROM 2), a IS DISTINCT FROM b", []),
+        ("SELECT 'FROM users' -- FROM users\n/* FROM /* nested */ users */ , $$FROM users$$", []),
+        ("SELECT $tag$ DELETE FROM users $tag$, E'it\\'s FROM users'", []),
+        ("CREATE TEMP TABLE scratch (id int); CREATE TEMPORARY VIEW v AS SELECT 1", []),
+        ("INSERT INTO {{tables.x}} (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET a = 2", []),
+        ("SELECT * FROM {{tables.x}} FOR UPDATE OF x", []),
+        ("REVOKE ALL ON {{tables.x}} FROM app_reader", []),
+        ("ALTER TABLE {{tables.x}} RENAME TO y", []),
+    ],
+)
+def test_sql_table_positions(sql: str, unqualified: list[str]) -> None:
+    found = [token.text for s in statements(tokenize(sql)) for token in unqualified_tables(s)]
+    assert found == unqualified
+
+
+def write(root: Path, relative: str, text: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def codes(findings: list) -> list[tuple[str, str, int]]:
+    return [(Path(f.path).name, f.code, f.line) for f in findings]
+
+
+POOL_FACTORY = """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def create_pool(config):
+    return await AsyncDatabaseManager.create_shared_pool(config)
+"""
+
+
+def test_create_shared_pool_in_two_modules_is_one_finding(tmp_path: Path) -> None:
+    write(tmp_path, "app/database.py", POOL_FACTORY)
+    write(tmp_path, "app/worker.py", POOL_FACTORY.replace("create_pool", "worker_pool"))
+    # Tests create pools per test or per simulated process on purpose.
+    write(tmp_path, "tests/conftest.py", POOL_FACTORY.replace("create_pool", "test_pool"))
+    findings = check_paths([tmp_path])
+    assert codes(findings) == [("worker.py", "SP001", 5)]
+    assert "database.py:5" in findings[0].message
+
+
+def test_facts_cross_modules(tmp_path: Path) -> None:
+    """A manager subclass, a pool factory and an Annotated alias defined in other modules."""
+    write(
+        tmp_path,
+        "app/database.py",
+        POOL_FACTORY + "\n\nclass ServiceDatabase(AsyncDatabaseManager):\n    pass\n",
+    )
+    write(
+        tmp_path,
+        "app/routes.py",
+        """\
+from typing import Annotated
+
+from fastapi import Depends
+
+from .database import ServiceDatabase, create_pool
+
+Database = Annotated[ServiceDatabase, Depends(lambda: None)]
+
+
+async def count(db: Database) -> int:
+    return await db.fetch_value("SELECT count(*) FROM items")
+
+
+async def lifespan(app, config):
+    pool = await create_pool(config)
+    yield
+    await pool.close()
+""",
+    )
+    assert codes(check_paths([tmp_path])) == [
+        ("routes.py", "SP005", 11),
+        ("routes.py", "SP009", 15),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("comment", "silenced"),
+    [
+        ("# noqa: SP005", True),
+        ("# noqa:SP007,SP005", True),
+        ("# NOQA", True),
+        ("# noqa: SP007", False),
+        ("# no qa", False),
+    ],
+)
+def test_noqa_in_python(tmp_path: Path, comment: str, silenced: bool) -> None:
+    path = write(
+        tmp_path,
+        "app.py",
+        "from pgdbm import AsyncDatabaseManager\n\n\n"
+        "async def f(db: AsyncDatabaseManager):\n"
+        f'    return await db.fetch_all("SELECT * FROM users")  {comment}\n',
+    )
+    assert [f.code for f in check_paths([path])] == ([] if silenced else ["SP005"])
+
+
+def test_noqa_for_a_multi_line_string_goes_after_it(tmp_path: Path) -> None:
+    source = (
+        "from pgdbm import AsyncDatabaseManager\n\n\n"
+        "async def f(db: AsyncDatabaseManager):\n"
+        '    return await db.fetch_all("""\n'
+        "        SELECT * FROM users\n"
+        '    """)  {comment}\n'
+    )
+    path = write(tmp_path, "app.py", source.format(comment=""))
+    assert [(f.code, f.line, f.column) for f in check_paths([path])] == [("SP005", 6, 23)]
+    write(tmp_path, "app.py", source.format(comment="# noqa: SP005"))
+    assert check_paths([path]) == []
+
+
+def test_noqa_in_sql(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "migrations/001_init.sql",
+        "CREATE EXTENSION citext;  -- noqa: SP011\n"
+        "CREATE EXTENSION hstore;  -- noqa: SP005\n"
+        "CREATE TABLE legacy (id int);  -- noqa\n",
+    )
+    assert [(f.code, f.line) for f in check_paths([path])] == [("SP011", 2)]
+
+
+def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
+    path = write(tmp_path, "app.py", 'ÄÖÜ = "é"; SCHEMA = "User"\n')
+    [finding] = check_paths([path])
+    assert (finding.code, finding.line, finding.column) == ("SP012", 1, 21)
+
+
+def test_walk_skips_tool_folders_and_sql_outside_migrations(tmp_path: Path) -> None:
+    bad_python = 'SCHEMA = "order"\n'
+    bad_sql = "CREATE EXTENSION citext;\n"
+    write(tmp_path, "src/app/schema.py", bad_python)
+    write(tmp_path, "src/app/migrations/001_init.sql", bad_sql)
+    write(tmp_path, "scripts/report.sql", bad_sql)  # not a migration: never walked into
+    for skipped in (".venv", "__pycache__", ".git", "node_modules", "build", "dist"):
+        write(tmp_path, f"{skipped}/lib/schema.py", bad_python)
+        write(tmp_path, f"{skipped}/lib/migrations/001.sql", bad_sql)
+    found = sorted(str(Path(f.path).relative_to(tmp_path)) for f in check_paths([tmp_path]))
+    assert found == ["src/app/migrations/001_init.sql", "src/app/schema.py"]
+    # Named explicitly, any .sql file is checked.
+    assert [f.code for f in check_paths([tmp_path / "scripts/report.sql"])] == ["SP011"]
+
+
+def test_check_reads_a_large_tree(tmp_path: Path) -> None:
+    """A generated tree of >= 10k lines: one seeded finding per module, nothing else."""
+    body = "\n".join(
+        f"async def query_{n}(db: AsyncDatabaseManager, id_: int):\n"
+        f'    return await db.fetch_one("SELECT * FROM {{{{tables.items}}}} WHERE id = $1", id_)\n'
+        for n in range(40)
+    )
+    module = (
+        "from pgdbm import AsyncDatabaseManager\n\n\n"
+        f"{body}\n\n"
+        "async def seeded(db: AsyncDatabaseManager):\n"
+        '    return await db.fetch_all("SELECT * FROM items")\n'
+    )
+    for package in range(10):
+        for index in range(12):
+            write(tmp_path, f"pkg{package}/module_{index}.py", module)
+    total = sum(p.read_text().count("\n") for p in tmp_path.rglob("*.py"))
+    assert total >= 10_000
+    findings = check_paths([tmp_path])
+    assert len(findings) == 120
+    assert {f.code for f in findings} == {"SP005"}
