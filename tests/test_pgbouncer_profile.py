@@ -1,0 +1,152 @@
+"""The pooler=pgbouncer profile: the generated project's whole suite through a real PgBouncer.
+
+A PgBouncer in transaction mode (Debian's package: `.ci/run` installs it, these tests never
+do) runs on loopback in front of the test server with the pool_mode and
+ignore_startup_parameters of the generated pgbouncer.ini. The app's role is a throwaway
+one with data rights only and the generated roles.sql applied, as in production; the
+generated suite migrates over the direct (admin) DSN.
+"""
+
+import configparser
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import yaml
+from generated import render, run_suite
+from pgbouncer import PgBouncer, pgbouncer_binary
+
+pytestmark = pytest.mark.slow
+
+SERVICES = ["users", "orders"]
+MISSING_PGBOUNCER = """\
+No `pgbouncer` binary: the PgBouncer profile cannot be proven without one.
+Install Debian's package (apt-get install -y pgbouncer; .ci/run does) and run again."""
+
+
+def dsn_as(dsn: str, user: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+
+
+def bouncer_ini(project: Path) -> configparser.ConfigParser:
+    ini = configparser.ConfigParser(comment_prefixes=(";",), interpolation=None)
+    ini.read(project / "deploy" / "pgbouncer" / "pgbouncer.ini", encoding="utf-8")
+    return ini
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("pgbouncer") / "project"
+    render(dest, services=SERVICES, pooler="pgbouncer")
+    return dest
+
+
+@pytest.fixture
+async def app_role(pg_server: Any, project: Path) -> AsyncIterator[str]:
+    """A LOGIN role with data rights only, its defaults set by the generated roles.sql."""
+    role = f"app_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(pg_server.dsn)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'GRANT pg_read_all_data, pg_write_all_data TO "{role}"')
+        as_role = await asyncpg.connect(dsn_as(pg_server.dsn, role))
+        try:  # roles.sql is meant to be run as the app's role
+            await as_role.execute((project / "deploy" / "pgbouncer" / "roles.sql").read_text())
+        finally:
+            await as_role.close()
+        yield role
+    finally:
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
+
+@pytest.fixture
+def bouncer(pg_server: Any, project: Path, app_role: str) -> Iterator[PgBouncer]:
+    if pgbouncer_binary() is None:
+        pytest.fail(MISSING_PGBOUNCER)
+    settings = bouncer_ini(project)["pgbouncer"]
+    server = urlsplit(pg_server.dsn)
+    with PgBouncer(
+        server.hostname or "127.0.0.1",
+        server.port or 5432,
+        pool_mode=settings["pool_mode"],
+        ignore_startup_parameters=settings["ignore_startup_parameters"].split(","),
+        users=(app_role,),
+        default_pool_size=5,  # fewer server connections than the app's pool: they are shared
+    ) as running:
+        yield running
+
+
+def test_generated_suite_passes_through_pgbouncer(
+    project: Path, pg_server: Any, bouncer: PgBouncer, app_role: str
+) -> None:
+    result = run_suite(
+        project,
+        pg_server.dsn,
+        "-rA",
+        TEST_PGBOUNCER_URL=bouncer.dsn_for("postgres", user=app_role),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:] + bouncer.log[-3000:]
+    bouncer_tests = set(
+        re.findall(
+            r"^async def (test_\w+)", (project / "tests" / "test_pgbouncer.py").read_text(), re.M
+        )
+    )
+    passed = set(re.findall(r"^PASSED tests/test_pgbouncer\.py::(test_\w+)", output, re.M))
+    assert bouncer_tests and passed == bouncer_tests, output[-4000:]  # none skipped
+    for figure in re.findall(
+        r"^(peak requests in flight.*|asyncpg default statement.*)$", output, re.M
+    ):
+        print(figure)
+
+
+def test_deploy_files_agree_with_compose(project: Path) -> None:
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    services = compose["services"]
+    ini = bouncer_ini(project)
+    assert ini["pgbouncer"]["pool_mode"] == "transaction"
+    ignored = set(ini["pgbouncer"]["ignore_startup_parameters"].split(","))
+    roles_sql = (project / "deploy" / "pgbouncer" / "roles.sql").read_text()
+    set_by_role = set(re.findall(r"^ALTER ROLE CURRENT_USER SET (\w+)", roles_sql, re.M))
+    assert set_by_role == ignored - {"extra_float_digits"}  # every dropped setting restored
+
+    app_env = services["app"]["environment"]
+    through = urlsplit(app_env["DATABASE_URL"])
+    direct = urlsplit(app_env["MIGRATION_DATABASE_URL"])
+    assert (through.hostname, through.port) == ("pgbouncer", int(ini["pgbouncer"]["listen_port"]))
+    assert direct.hostname == "db"
+    assert urlsplit(services["migrate"]["environment"]["DATABASE_URL"]).hostname == "db"
+    package_database = through.path.lstrip("/")
+    assert ini["databases"][package_database].split()[0] == "host=db"
+    mounts = services["pgbouncer"]["volumes"] + services["db"]["volumes"]
+    assert "./deploy/pgbouncer/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro" in mounts
+    assert "./deploy/pgbouncer/roles.sql:/docker-entrypoint-initdb.d/roles.sql:ro" in mounts
+    assert "pgbouncer" in services["app"]["depends_on"]
+
+
+def test_no_pooler_generates_no_bouncer(tmp_path: Path) -> None:
+    render(tmp_path / "project", services=SERVICES)
+    compose = yaml.safe_load((tmp_path / "project" / "compose.yaml").read_text())
+    assert set(compose["services"]) == {"db", "migrate", "app"}
+    assert not (tmp_path / "project" / "deploy").exists()
+    assert not (tmp_path / "project" / "tests" / "test_pgbouncer.py").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", "--no-incremental"]],
+)
+def test_generated_code_is_clean(project: Path, command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", *command], cwd=project, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
