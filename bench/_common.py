@@ -246,7 +246,7 @@ def write_results(
         "command": f"python bench/{name}.py{' --quick' if args.quick else ''}",
         "mode": "quick" if args.quick else "full",
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": facts,
+        "machine": {**facts, "load_average_at_end": list(os.getloadavg())},
         **results,
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")

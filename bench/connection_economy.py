@@ -57,16 +57,16 @@ async def backend_sampler(dsn: str, database: str, stop: asyncio.Event, samples:
     import asyncpg
 
     connection = await asyncpg.connect(dsn, server_settings={"application_name": "bench_sampler"})
+    started = time.perf_counter()
     try:
         while not stop.is_set():
-            samples.append(
-                await connection.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = $1 AND application_name = $2",
-                    database,
-                    PACKAGE,
-                )
+            count = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = $1 AND application_name = $2",
+                database,
+                PACKAGE,
             )
+            samples.append((round(time.perf_counter() - started, 3), count))
             await asyncio.sleep(SAMPLE_EVERY)
     finally:
         await connection.close()
@@ -118,10 +118,11 @@ async def run_mode(
         for pool in pools:
             await close_pool(pool, grace=5.0)
     return {
-        "peak_backends": max(backends),
+        "peak_backends": max(count for _, count in backends),
         "ops_per_s": sum(completed.values()) / elapsed,
         "trickle_p99_ms": percentile(trickle_latencies, 0.99) * 1e3,
         "trickle_p50_ms": percentile(trickle_latencies, 0.50) * 1e3,
+        "backends_over_time": backends,
     }
 
 
