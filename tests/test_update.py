@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from pgdbm_shared_pool import cli, names
 from pgdbm_shared_pool.scaffold import ScaffoldError, add_service, new_project, remove_service
 
@@ -212,3 +213,16 @@ def test_add_service_explains_a_project_rendered_from_uncommitted_template_edits
 def test_add_service_refuses_a_folder_that_is_not_a_generated_project(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match="not a generated project"):
         add_service(tmp_path, "billing")
+
+
+def test_add_service_explains_a_project_rendered_from_a_bundled_template(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    # An installed wheel carries the template as a plain folder: no commit to regenerate.
+    bundled = tmp_path / "bundled"
+    shutil.copytree(template_repo, bundled, ignore=shutil.ignore_patterns(".git"))
+    project = committed_project(bundled, tmp_path / "shop", ["users"])
+    assert "_commit" not in yaml.safe_load((project / ".copier-answers.yml").read_text())
+    with pytest.raises(ScaffoldError, match="not a git checkout"):
+        add_service(project, "billing")
+    assert_untouched(project)

@@ -14,12 +14,13 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import copier
 import yaml
+from copier.errors import DirtyLocalWarning
 
 from . import names
 
@@ -35,9 +36,9 @@ class ScaffoldError(Exception):
 class ScaffoldResult:
     dest: Path
     answers: dict[str, Any]  # the project's .copier-answers.yml after the run
-    created: list[Path] = field(default_factory=list)  # relative to dest
-    changed: list[Path] = field(default_factory=list)
-    removed: list[Path] = field(default_factory=list)
+    created: list[Path]  # paths relative to dest
+    changed: list[Path]
+    removed: list[Path]
 
 
 def _silent(_: str) -> None:
@@ -67,7 +68,10 @@ def new_project(
     template: Path | None = None,
     progress: Progress = _silent,
 ) -> ScaffoldResult:
-    """Render the template into `dest`, non-interactively; on any error nothing is left behind.
+    """Render the template into `dest`, non-interactively.
+
+    On any error nothing is left behind: a dest that did not exist does not exist, an empty
+    one is empty again (with `overwrite`, files already rewritten in a non-empty dest stay).
 
     `project_name` defaults to dest's folder name and `package_name` to copier.yml's default
     derived from it. `extra` answers any other question of copier.yml (`pool_max_size`, ...).
@@ -105,25 +109,22 @@ def new_project(
     # Copier validates --data answers but not defaults, so a first dry run resolves the
     # defaults (package_name from project_name) and the real run validates every answer.
     progress(f"checking answers against {template / 'copier.yml'}")
-    dry_run = _copier(
-        copier.run_copy, data, progress, template, dest, ref, pretend=True, overwrite=overwrite
-    )
-    answers = {
-        key: value
-        for key, value in dry_run.answers.combined.items()
-        if key in askable_questions(template) and key not in dry_run.answers.hidden
-    }
+    source = {"src_path": str(template), "dst_path": dest, "vcs_ref": ref, "overwrite": overwrite}
+    dry_run = _copier(copier.run_copy, progress, data=data, pretend=True, **source)
+    questions = askable_questions(template)
+    combined, hidden = dry_run.answers.combined, dry_run.answers.hidden
+    answers = {k: v for k, v in combined.items() if k in questions and k not in hidden}
 
     progress(f"rendering {template.name}@{ref or 'plain directory'} into {dest}")
     created_root = _first_missing_ancestor(dest)
     try:
-        _copier(copier.run_copy, answers, progress, template, dest, ref, overwrite=overwrite)
+        _copier(copier.run_copy, progress, data=answers, **source)
     except BaseException:
         _remove_new_paths(dest, created_root, pre_existing)
         raise
     created = sorted(p for p in _files(dest) if p not in pre_existing)
     progress(f"wrote {len(created)} files")
-    return ScaffoldResult(dest=dest, answers=read_answers(dest), created=created)
+    return ScaffoldResult(dest, read_answers(dest), created, changed=[], removed=[])
 
 
 def add_service(project: Path, name: str, *, progress: Progress = _silent) -> ScaffoldResult:
@@ -183,30 +184,14 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
     progress("checking the new services against copier.yml")
     template = Path(source)
     kept = {k: v for k, v in answers.items() if k in askable_questions(template)}
-    _copier(
-        copier.run_copy,
-        {**kept, "services": services},
-        progress,
-        template,
-        project,
-        str(commit),
-        pretend=True,
-        overwrite=True,
-    )
+    new_answers = {**kept, "services": services}
+    at_commit = {"dst_path": project, "vcs_ref": str(commit), "overwrite": True}
+    _copier(copier.run_copy, progress, src_path=source, data=new_answers, pretend=True, **at_commit)
 
     before = _files(project)
     progress(f"copier update: services {answers.get('services')} -> {services}")
     try:
-        _copier(
-            copier.run_update,
-            {"services": services},
-            progress,
-            None,
-            project,
-            str(commit),
-            overwrite=True,
-            conflict="inline",
-        )
+        _copier(copier.run_update, progress, data={"services": services}, **at_commit)
     except BaseException:
         # The tree was clean, so everything that differs now was written by this update.
         _git(project, "checkout", "--", ".")
@@ -226,41 +211,23 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
     return ScaffoldResult(project, read_answers(project), created, changed, removed)
 
 
-def _copier(
-    run: Callable[..., copier.Worker],
-    data: Mapping[str, object],
-    progress: Progress,
-    template: Path | None,
-    dest: Path,
-    ref: str | None,
-    **options: Any,
-) -> copier.Worker:
+def _copier(run: Callable[..., copier.Worker], progress: Progress, **options: Any) -> copier.Worker:
     """Run copier quietly and without user settings; turn its errors into ScaffoldError."""
-    source = {} if template is None else {"src_path": str(template)}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            worker = run(
-                dst_path=dest,
-                data=dict(data),
-                vcs_ref=ref,
-                settings=copier.Settings(),
-                defaults=True,
-                quiet=True,
-                **source,
-                **options,
-            )
+            worker = run(settings=copier.Settings(), defaults=True, quiet=True, **options)
         except ValueError as error:
-            raise ScaffoldError(_reword_validation_error(str(error), data)) from error
+            raise ScaffoldError(_reword_validation_error(str(error), options["data"])) from error
         except Exception as error:
             reason = str(error).strip().splitlines() or [type(error).__name__]
             raise ScaffoldError(f"copier failed: {reason[0]}") from error
-    for warning in caught:
-        if type(warning.message).__name__ == "DirtyLocalWarning" and not options.get("pretend"):
-            progress(
-                "warning: the template checkout has uncommitted changes; they are included, "
-                "but this project cannot be updated (add-service) from them later"
-            )
+    dirty = any(issubclass(w.category, DirtyLocalWarning) for w in caught)
+    if dirty and not options.get("pretend"):
+        progress(
+            "warning: the template checkout has uncommitted changes; they are included, "
+            "but this project cannot be updated (add-service) from them later"
+        )
     return worker
 
 
@@ -271,9 +238,8 @@ def _reword_validation_error(message: str, data: Mapping[str, object]) -> str:
         return f"invalid answer: {message}"
     question, _, reason = message[len(prefix) :].partition("': ")
     reason = "; ".join(line.strip() for line in reason.splitlines() if line.strip())
-    if question not in data:
-        return f"invalid {question} (a default derived from other answers; set it): {reason}"
-    return f"invalid {question}={json.dumps(data[question], ensure_ascii=False)}: {reason}"
+    answer = json.dumps(data.get(question), ensure_ascii=False)
+    return f"invalid {question}={answer}: {reason}"
 
 
 def _reject_unknown_answers(data: Mapping[str, object], template: Path) -> None:
@@ -448,14 +414,7 @@ def _run_update(args: argparse.Namespace, function: Callable[..., ScaffoldResult
 
 
 def _print_json(result: ScaffoldResult) -> None:
-    payload = {
-        "dest": str(result.dest),
-        "answers": result.answers,
-        "created": [str(p) for p in result.created],
-        "changed": [str(p) for p in result.changed],
-        "removed": [str(p) for p in result.removed],
-    }
-    print(json.dumps(payload, indent=2))
+    print(json.dumps(asdict(result), indent=2, default=str))  # default=str: paths
 
 
 def _usage_error(message: str) -> int:
