@@ -585,3 +585,16 @@ async def test_connection_failure_is_one_line(
     assert "Traceback" not in err and "secret" not in err
     code, report = await run_doctor.json()
     assert code == 1 and report["ok"] is False and "cannot inspect" in report["error"]
+
+
+def test_human_report_caps_ok_lines_but_shows_every_problem() -> None:
+    many = [doctor.finding("ok", f"tenant_{i}", "up to date") for i in range(40)]
+    problem = doctor.finding("fail", "tenant_x", "1 pending: 002_b.sql")
+    sections = {key: {"findings": [doctor.finding("ok", "x", "fine")]} for key in doctor.SECTIONS}
+    sections["migrations"] = {"findings": [*many[:30], problem, *many[30:]]}
+    report = {"dsn": "postgresql://h/db", "problems": ["p"], "warnings": 0, **sections}
+    text = doctor.render(report)
+    assert "✗ tenant_x  " in text and "1 pending: 002_b.sql" in text
+    assert text.count("up to date") == doctor.MAX_OK_LINES_PER_SECTION
+    assert f"... {40 - doctor.MAX_OK_LINES_PER_SECTION} more ok" in text
+    assert text.endswith("Verdict: ✗ 1 problem(s), 0 warning(s)")

@@ -45,6 +45,7 @@ LEVEL_ORDER = ("database", "role", "role in database")
 # Above this share of the free connections nothing is left for a rolling deploy's overlap,
 # a migration run or an admin session.
 BUDGET_WARN_RATIO = 0.8
+MAX_OK_LINES_PER_SECTION = 12
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARKERS = {OK: "✓", WARN: "!", FAIL: "✗"}
 SECTIONS = {
@@ -344,9 +345,15 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"shared-pool doctor  {report['dsn']}  (read-only)"]
     for key, title in SECTIONS.items():
         findings = report[key]["findings"]
-        width = max(len(f["label"]) for f in findings)
+        # Thousands of tenant schemas must not bury the problems: cap the ✓ lines.
+        first_ok = [f for f in findings if f["status"] == OK][:MAX_OK_LINES_PER_SECTION]
+        keep = {id(f) for f in first_ok}
+        shown = [f for f in findings if f["status"] != OK or id(f) in keep]
+        width = max(len(f["label"]) for f in shown)
         lines += ["", title]
-        lines += [f"  {MARKERS[f['status']]} {f['label']:<{width}}  {f['text']}" for f in findings]
+        lines += [f"  {MARKERS[f['status']]} {f['label']:<{width}}  {f['text']}" for f in shown]
+        if len(shown) < len(findings):
+            lines.append(f"  {MARKERS[OK]} ... {len(findings) - len(shown)} more ok (--json)")
     if report["problems"]:
         verdict = f"✗ {len(report['problems'])} problem(s), {report['warnings']} warning(s)"
     else:
