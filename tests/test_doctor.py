@@ -232,6 +232,7 @@ def test_migration_sets_found_under_project_and_package(tmp_path: Path) -> None:
 # --- migrations against a live database ----------------------------------------------------------
 
 
+@pytest.mark.smoke
 async def test_clean_project_is_ok(migrated: str, project: Path, run_doctor: Doctor) -> None:
     code, report = await run_doctor.json("--dsn", migrated, "--app", str(project))
     assert code == 0, report["problems"]
@@ -253,6 +254,7 @@ async def test_clean_project_is_ok(migrated: str, project: Path, run_doctor: Doc
     assert "✗" not in out
 
 
+@pytest.mark.smoke
 async def test_pending_migration_fails(migrated: str, project: Path, run_doctor: Doctor) -> None:
     added = service_migrations(project, "users") / "002_add_email.sql"
     added.write_text("ALTER TABLE {{tables.items}} ADD COLUMN email text;\n")
@@ -503,6 +505,7 @@ async def test_pgbouncer_rejecting_pgdbm_parameters(
     assert code == 1 and "! pooler" in out and "✗ startup params" in out
 
 
+@pytest.mark.smoke
 async def test_pgbouncer_pin_needs_a_role_default(
     migrated: str, throwaway_role: str, bouncer_factory: Any, run_doctor: Doctor
 ) -> None:
