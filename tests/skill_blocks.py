@@ -80,6 +80,18 @@ def doc_files(root: Path = REPO_ROOT) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
+def repository_files() -> list[Path]:
+    """The files a clone of this repository has: tracked ones plus new, not ignored ones."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [Path(name) for name in listed.split("\0") if name and (REPO_ROOT / name).is_file()]
+
+
 def parse_blocks(path: Path) -> list[Block]:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     blocks: list[Block] = []

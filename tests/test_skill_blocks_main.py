@@ -171,6 +171,13 @@ CHECKS: dict[str, Check] = {
         "    (MIGRATIONS / name).mkdir()\n"
         "    (MIGRATIONS / name / '001_create_users.sql').write_text(\n"
         "        f'CREATE TABLE {{{{tables.{name}_users}}}} (id int);')",
+        # In different schemas the default module_name (the schema) never collides.
+        "for schema in ('first', 'second'):\n"
+        "    db = AsyncDatabaseManager(pool=pool, schema=schema)\n"
+        "    await SchemaManager(db).ensure_schema_exists()\n"
+        "    result = await AsyncMigrationManager(\n"
+        "        db, migrations_path=str(MIGRATIONS / 'billing')).apply_pending_migrations()\n"
+        "    assert result['status'] == 'success', result",
         Fails(
             B("wrong-module-name-shared-schema"),
             "pgdbm.errors.MigrationError",

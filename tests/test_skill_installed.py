@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from skill_blocks import REPO_ROOT, named_blocks
+from skill_blocks import REPO_ROOT, named_blocks, repository_files
 
 SKILL_NAME = "pgdbm-shared-pool"
 EXCLUDED_DIRS = frozenset({".git", "__pycache__", "__pypackages__"})
@@ -26,18 +26,6 @@ from pgdbm import AsyncMigrationManager
 async def migrate(db, path):
     await AsyncMigrationManager(db, path, "users").apply_pending_migrations()
 """
-
-
-def repository_files() -> list[Path]:
-    """The files a clone of this repository has: tracked ones plus new, not ignored ones."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [Path(name) for name in listed.split("\0") if name and (REPO_ROOT / name).is_file()]
 
 
 def install_skill(project: Path) -> Path:
