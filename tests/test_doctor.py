@@ -504,6 +504,12 @@ async def test_pgbouncer_rejecting_pgdbm_parameters(
     code, out, _ = await run_doctor.run("--dsn", dsn)
     assert code == 1 and "! pooler" in out and "✗ startup params" in out
 
+    # Behind a pooler the app's pools do not reach max_connections: a warning, not a failure.
+    code, report = await run_doctor.json("--dsn", dsn, "--pool-max", "50", "--workers", "20")
+    assert report["pool_budget"]["demand"] > report["pool_budget"]["available"]
+    assert report["pool_budget"]["verdict"] == "warn"
+    assert not any(p.startswith("Pool budget") for p in report["problems"])
+
 
 @pytest.mark.smoke
 async def test_pgbouncer_pin_needs_a_role_default(

@@ -189,6 +189,7 @@ def budget_section(
     db: dict[str, Any], pool_max: int, source: str, workers: int, replicas: int
 ) -> dict[str, Any]:
     server = db["server"]
+    behind_pooler = db["announced_pid"] != server["backend_pid"]
     others = sum(db["connections"].values()) - 1  # every client backend but the doctor's own
     reserved = server["superuser_reserved"] + server["reserved"]
     available = server["max_connections"] - reserved - others
@@ -204,6 +205,13 @@ def budget_section(
         f"{available} available = max_connections {server['max_connections']} - {reserved} "
         f"reserved - {others} in use by others"
     )
+    findings = [finding(status, "budget", arithmetic), finding(OK, "pool max", source)]
+    if behind_pooler and status != OK:
+        # The app's pools then count against the pooler's max_client_conn; the server only
+        # sees the pooler's own server connections (default_pool_size per database and role).
+        status = findings[0]["status"] = WARN
+        note = "behind a pooler: compare with its max_client_conn, the server sees its pool size"
+        findings.append(finding(WARN, "pooler", note))
     return {
         "pool_max": pool_max,
         "pool_max_source": source,
@@ -215,7 +223,7 @@ def budget_section(
         "available": available,
         "verdict": status,
         "arithmetic": arithmetic,
-        "findings": [finding(status, "budget", arithmetic), finding(OK, "pool max", source)],
+        "findings": findings,
     }
 
 
@@ -361,7 +369,7 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join([*lines, "", f"Verdict: {verdict}"])
 
 
-def _usage_error(dsn: str | None, app: Path | None) -> str | None:
+def _usage_error(dsn: str, app: Path | None) -> str | None:
     if not dsn:
         return "no database given: pass --dsn or set DATABASE_URL"
     if urlsplit(dsn).scheme not in ("postgres", "postgresql"):
