@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 DOCS_DIR = BENCH_DIR.parent / "docs" / "benchmarks"
+QUICK_DIR = RESULTS_DIR / "plots-quick"
 PATTERN_COLOR, BASELINE_COLOR, OTHER_COLOR = "#1f77b4", "#7f7f7f", "#ff7f0e"
 
 
@@ -146,7 +147,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="plot the --quick results instead")
     args = parser.parse_args()
     suffix = ".quick" if args.quick else ""
-    out_dir = RESULTS_DIR / "plots-quick" if args.quick else DOCS_DIR
+    out_dir = QUICK_DIR if args.quick else DOCS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, draw in PLOTS.items():
         source = RESULTS_DIR / f"{name}{suffix}.json"

@@ -1,4 +1,5 @@
-"""Run every benchmark, one after another, against one Postgres server, then draw the plots.
+"""Run every benchmark, one after another, against one Postgres server, then draw the plots
+and write the report (docs/benchmarks.md; quick mode: bench/results/plots-quick/).
 
     python bench/run_all.py --quick    # CI smoke run: every script in quick mode, no thresholds
     python bench/run_all.py            # the full run behind docs/benchmarks.md
@@ -30,10 +31,12 @@ def main() -> int:
             print(f"=== {name}: exit {returncode} after {time.perf_counter() - started:.1f} s")
             if returncode != 0:
                 failed.append(name)
-    plot = subprocess.run([sys.executable, str(BENCH_DIR / "plot.py"), *mode]).returncode
-    if plot != 0:
-        failed.append("plot")
-    total = len(SCRIPTS) + 1
+    for name in ("plot", "report"):  # only once every script has written its results
+        if failed:
+            break
+        if subprocess.run([sys.executable, str(BENCH_DIR / f"{name}.py"), *mode]).returncode:
+            failed.append(name)
+    total = len(SCRIPTS) + 2
     print(f"\nbench: {total - len(failed)} of {total} ran" + (
         f"; failed: {', '.join(failed)}" if failed else ""
     ))  # fmt: skip

@@ -53,6 +53,12 @@ def timed(command: list[str], **kwargs: Any) -> tuple[float, subprocess.Complete
     return elapsed, result
 
 
+def shown(command: list[str]) -> list[str]:
+    """The command as a reader would type it from the checkout (no paths of this machine)."""
+    program, *rest = command
+    return [Path(program).name, *("." if arg == str(TEMPLATE) else arg for arg in rest)]
+
+
 def scaffold_once(name: str) -> float:
     with tempfile.TemporaryDirectory(prefix="bench_scaffold_") as tmp:
         return timed(COMMANDS[name](Path(tmp) / "demo-app"))[0]
@@ -111,7 +117,7 @@ def main() -> None:
             "setup": {
                 "services": list(SERVICES),
                 "rounds": rounds,
-                "commands": {name: COMMANDS[name](Path("DEST"))[1:] for name in COMMANDS},
+                "commands": {name: shown(COMMANDS[name](Path("DEST"))) for name in COMMANDS},
                 "suite": suite or "whole suite",
             },
             "scaffold_runs_s": runs,
