@@ -179,44 +179,65 @@ def test_generated_projects_pass(
 
 # Edits that reintroduce a checklist mistake into a generated project: each must be found, so
 # a clean report above means the rules saw the code (cross-module types, factories, closers).
+PLAIN, TENANTS = "three-services", "three-services-tenants"
 MUTATIONS = [
-    ("services/users/router.py", '"INSERT INTO {{tables.items}}', '"INSERT INTO items', "SP005"),
     (
+        PLAIN,
+        "services/users/router.py",
+        '"INSERT INTO {{tables.items}}',
+        '"INSERT INTO items',
+        "SP005",
+    ),
+    (
+        PLAIN,
         "main.py",
         "        finally:\n            await close_pool",
         "        except ValueError:\n            raise\n        await close_pool",
         "SP009",
     ),
-    ("services/users/schema.py", 'SCHEMA = "users"', 'SCHEMA = "user"', "SP012"),
+    (PLAIN, "services/users/schema.py", 'SCHEMA = "users"', 'SCHEMA = "user"', "SP012"),
     (
+        PLAIN,
         "services/users/migrations/001_create_items.sql",
         "CREATE TABLE",
         "CREATE EXTENSION citext;\nCREATE TABLE",
         "SP011",
     ),
+    (PLAIN, "database.py", "migrations_path=str(migrations_path)", 'migrations_path="m"', "SP010"),
+    (PLAIN, "health.py", "pool.get_size()", "pool.get_pool_stats()", "SP008"),
     (
-        "database.py",
-        "migrations_path=str(migrations_path)",
-        'migrations_path="migrations"',
-        "SP010",
+        TENANTS,
+        "tenants/registry.py",
+        '"SELECT * FROM {{tables.tenants}} ORDER BY',
+        '"SELECT * FROM tenants ORDER BY',
+        "SP005",
     ),
-    ("health.py", "pool.get_size()", "pool.get_pool_stats()", "SP008"),
+    (
+        TENANTS,
+        "tenants/manager.py",  # a manager from self._database(), then its transaction()
+        '"DROP SCHEMA IF EXISTS {{schema}} CASCADE"',
+        '"DROP TABLE notes"',
+        "SP005",
+    ),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("relative", "old", "new", "code"), MUTATIONS, ids=[m[3] for m in MUTATIONS]
+    ("combination", "relative", "old", "new", "code"),
+    MUTATIONS,
+    ids=[f"{m[4]}-{Path(m[1]).name}" for m in MUTATIONS],
 )
 def test_mistakes_put_into_a_generated_project_are_found(
     capsys: pytest.CaptureFixture[str],
     generated_projects: dict[str, Path],
+    combination: str,
     relative: str,
     old: str,
     new: str,
     code: str,
 ) -> None:
-    project = generated_projects["three-services"]
+    project = generated_projects[combination]
     [path] = project.glob(f"src/*/{relative}")
     original = path.read_text()
     assert old in original, f"update this mutation: {relative} no longer contains {old!r}"

@@ -49,7 +49,7 @@ BAD_POSITIONS = {
         (5, 11, "AsyncMigrationManager(db, module_name"),
     ],
     "SP011": [(3, 1, "CREATE EXTENSION"), (5, 23, "CREATE EXTENSION")],
-    "SP012": [(5, 51, '"user"'), (1, 10, '"Orders"'), (5, 45, '"pg_stats"')],
+    "SP012": [(5, 51, '"user"'), (1, 10, '"Orders"'), (5, 78, '"pg_stats"')],
 }
 
 

@@ -106,7 +106,6 @@ class Value:
     """What an expression holds, as far as the rules care."""
 
     kind: str  # "manager", "managers" (a container of them), "pool", "config"
-    node: ast.AST | None = None
     pool_based: bool | None = None  # for managers: built with pool= (None: unknown)
     schema: str | None = None  # for managers: the literal schema, if known
     has_schema: bool = True  # for managers: False if built without any schema
@@ -337,49 +336,53 @@ class ModuleFacts:
         if isinstance(node, ast.Subscript):
             container = self.value_of(node.value, scope, depth + 1)
             if container is not None and container.kind == "managers":
-                return Value("manager", container.node)
+                return Value("manager")
             return None
         elements = _elements(node)
         if elements:
             values = [self.value_of(element, scope, depth + 1) for element in elements]
             if all(value is not None and value.kind == "manager" for value in values):
-                return Value("managers", node)
+                return Value("managers")
         return None
 
     def _call_value(self, call: ast.Call, scope: Scope, depth: int) -> Value | None:
         if is_create_shared_pool(call):
-            return Value("pool", call)
+            return Value("pool")
         if isinstance(call.func, ast.Name) and call.func.id in self.project.pool_factories:
-            return Value("pool", call)
+            return Value("pool")
         kind = self.pgdbm_class(call.func)
         if kind in (MANAGER, MANAGER_SUBCLASS):
             return self._manager_from_call(call, exact=kind == MANAGER)
         if kind == CONFIG:
-            return Value("config", call)
+            return Value("config")
         if isinstance(call.func, ast.Attribute) and call.func.attr == "transaction":
             receiver = self.value_of(call.func.value, scope, depth + 1)
             if receiver is not None and receiver.kind == "manager":
                 return receiver  # TransactionManager expands {{tables.x}} like its manager
-        if isinstance(call.func, ast.Name):
-            for function in self.functions.get(call.func.id, []):
-                if function.returns is not None:
-                    return self.annotation_value(function.returns, depth + 1)
+        # A function or method (self.x()) of this module, by its return annotation.
+        name = call.func.id if isinstance(call.func, ast.Name) else None
+        if isinstance(call.func, ast.Attribute) and dotted(call.func.value) in ("self", "cls"):
+            name = call.func.attr
+        for function in self.functions.get(name or "", []):
+            if function.returns is not None:
+                return self.annotation_value(function.returns, depth + 1)
         return None
 
     @staticmethod
     def _manager_from_call(call: ast.Call, *, exact: bool) -> Value:
         """pgdbm's signature is (config, pool, schema); a subclass's is unknown."""
-        pool = keyword(call, "pool")
-        schema = keyword(call, "schema")
-        config = keyword(call, "config")
-        if exact:
-            config = config or (call.args[0] if call.args else None)
-            pool = pool or (call.args[1] if len(call.args) > 1 else None)
-            schema = schema or (call.args[2] if len(call.args) > 2 else None)
+
+        def argument(name: str, position: int) -> ast.expr | None:
+            found = keyword(call, name)
+            if found is None and exact and len(call.args) > position:
+                found = call.args[position]
+            none = isinstance(found, ast.Constant) and found.value is None
+            return None if none else found
+
+        config, pool, schema = argument("config", 0), argument("pool", 1), argument("schema", 2)
         pool_based = True if pool is not None else False if exact and config is not None else None
         return Value(
             "manager",
-            call,
             pool_based=pool_based,
             schema=string_value(schema),
             has_schema=schema is not None,

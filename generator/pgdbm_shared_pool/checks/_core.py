@@ -208,14 +208,21 @@ def run_rules(project: Project, rules: Iterable[Rule]) -> list[Finding]:
     findings: set[Finding] = set()
     for rule in rules:
         for hit in rule.check(project):
-            silenced = hit.source.noqa(hit.noqa_line or hit.line) or hit.source.noqa(hit.line)
-            if silenced is not None and (silenced is ALL_CODES or rule.CODE in silenced):
+            if _silenced(hit, rule.CODE):
                 continue
             message = hit.message or rule.MESSAGE
             findings.add(
                 Finding(hit.source.path, hit.line, hit.column, rule.CODE, message, rule.FIX)
             )
     return sorted(findings)
+
+
+def _silenced(hit: Hit, code: str) -> bool:
+    for line in {hit.line, hit.noqa_line or hit.line}:
+        codes = hit.source.noqa(line)
+        if codes is not None and (codes is ALL_CODES or code in codes):
+            return True
+    return False
 
 
 def example_project(snippet: str) -> Project:

@@ -24,7 +24,8 @@ RATIONALE = (
     "statements: the skill's tenant snippet `f'CREATE SCHEMA IF NOT EXISTS \"{schema}\"'` created "
     "`public.pwned` from a crafted tenant id before pgdbm 0.5.0 validated the name (it validates "
     "only when the next manager is built). Values belong in bind parameters (`$1`); identifiers "
-    "(DDL) must be validated against a strict pattern and quoted, or come from `{{tables.x}}`."
+    "(DDL) must be validated against a strict pattern and quoted, or come from `{{tables.x}}`. "
+    "Test code is exempt."
 )
 FIX = (
     "Pass values as $1, $2 parameters; for identifiers use {{tables.x}}/SchemaManager, or validate "
@@ -95,6 +96,8 @@ _METHODS = {**QUERY_METHODS, **ASYNCPG_QUERY_METHODS}
 
 def check(project: Project) -> Iterator[Hit]:
     for module in project.modules():
+        if module.source.is_test:
+            continue  # tests build inspection SQL from their own constants, not from input
         analysis = _Interpolation(module)
         for call in module.calls:
             query = query_argument(call, _METHODS)
@@ -139,11 +142,11 @@ class _Interpolation:
         if self._validated(node):
             return True
         values = self._assigned(node)
-        if values and all(isinstance(value, ast.Constant) for value in values):
-            # UPPER_CASE is a constant; a lower-case name holding a literal stands for input
-            # in examples (tenant_id = "x"; ...), and costs a rename in real code.
+        if all(isinstance(value, ast.Constant) for value in values):
+            # UPPER_CASE is a constant (imported ones too); a lower-case name holding a literal
+            # stands for input in examples (tenant_id = "x"; ...) and costs a rename in real code.
             return node.id.isupper()
-        return bool(values) and depth < 4 and all(self._safe(v, depth + 1) for v in values)
+        return depth < 4 and all(self._safe(value, depth + 1) for value in values)
 
     def _assigned(self, name: ast.Name) -> list[ast.expr]:
         scope: Scope | None = self.module.scope_of.get(name, self.module.module_scope)

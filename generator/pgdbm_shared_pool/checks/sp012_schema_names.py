@@ -47,11 +47,11 @@ def user_database(pool) -> AsyncDatabaseManager:
 SCHEMA = "Orders"
 """,
     """\
-from pgdbm import AsyncDatabaseManager
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
 
 
-def stats_database(pool) -> AsyncDatabaseManager:
-    return AsyncDatabaseManager(pool, None, "pg_stats")
+def stats_database(url: str) -> AsyncDatabaseManager:
+    return AsyncDatabaseManager(DatabaseConfig(connection_string=url, schema="pg_stats"))
 """,
 ]
 
