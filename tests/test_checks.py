@@ -291,3 +291,12 @@ def test_check_reads_a_large_tree(tmp_path: Path) -> None:
     findings = check_paths([tmp_path])
     assert len(findings) == 120
     assert {f.code for f in findings} == {"SP005"}
+
+
+def test_rule_reference_is_rendered_from_the_rules() -> None:
+    from pgdbm_shared_pool.checks.reference import rules_markdown
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
+    assert committed == rules_markdown(), (
+        "docs/rules.md is stale: python -m pgdbm_shared_pool.checks.reference > docs/rules.md"
+    )
