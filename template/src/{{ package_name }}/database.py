@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 from pgdbm import (
@@ -106,19 +107,20 @@ async def migration_lock(pool: asyncpg.Pool, key: str, *, timeout: float) -> Asy
             await connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
 
-async def migrate_schema(db: AsyncDatabaseManager, service: Service) -> list[str]:
-    """Create the service's schema, apply its pending migrations, return the files applied."""
-    if not service.migrations_path.is_dir():
+async def migrate_schema(db: AsyncDatabaseManager, schema: str, migrations_path: Path) -> list[str]:
+    """Create `schema` (db's), apply its pending migrations, return the files applied.
+
+    Callers hold a migration_lock: pgdbm's own steps are not safe to run concurrently.
+    """
+    if not migrations_path.is_dir():
         # pgdbm would log a warning and report "up to date" with no tables.
-        raise MigrationFailed(f"{service.schema}: no migrations folder {service.migrations_path}")
+        raise MigrationFailed(f"{schema}: no migrations folder {migrations_path}")
     await SchemaManager(db).ensure_schema_exists()  # pgdbm never creates it on a shared pool
-    migrations = AsyncMigrationManager(
-        db, migrations_path=str(service.migrations_path), module_name=service.schema
-    )
+    migrations = AsyncMigrationManager(db, migrations_path=str(migrations_path), module_name=schema)
     try:
         result = await migrations.apply_pending_migrations()
     except MigrationError as error:
-        raise MigrationFailed(f"{service.schema}: {error}") from error
+        raise MigrationFailed(f"{schema}: {error}") from error
     return [migration["filename"] for migration in result["applied"]]
 
 
@@ -132,7 +134,9 @@ async def migrate_services(
     async with migration_lock(pool, MIGRATION_LOCK_KEY, timeout=settings.migration_lock_timeout):
         applied = {}
         for service in services:
-            applied[service.schema] = await migrate_schema(databases[service.schema], service)
+            applied[service.schema] = await migrate_schema(
+                databases[service.schema], service.schema, service.migrations_path
+            )
             if applied[service.schema]:
                 logger.info("%s: applied %s", service.schema, ", ".join(applied[service.schema]))
         return applied

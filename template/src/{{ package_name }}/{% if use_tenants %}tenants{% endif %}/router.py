@@ -1,0 +1,171 @@
+"""Tenant administration (/tenants) and an example tenant-scoped resource (/notes).
+
+A request names its tenant in the X-Tenant-ID header: an invalid id is a 400, an unknown or
+inactive tenant a 404, and reads never create a tenant. Only POST /tenants provisions.
+The /tenants routes administer customers: put them behind your admin authentication.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi import status as http
+from pydantic import BaseModel, Field
+
+from ..database import ServiceDatabase
+from ..service import Service
+from . import REGISTRY_MIGRATIONS_PATH, REGISTRY_SCHEMA
+from .ids import InvalidTenantId
+from .manager import (
+    DropNotConfirmed,
+    ProvisioningFailed,
+    TenantBusy,
+    TenantManager,
+    TenantNotFound,
+)
+from .registry import Tenant
+
+router = APIRouter()
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # BIGINT range: larger ids cannot exist
+
+
+@contextmanager
+def as_http() -> Iterator[None]:
+    """The manager's errors as HTTP answers (the manager itself knows nothing of HTTP)."""
+    try:
+        yield
+    except (InvalidTenantId, DropNotConfirmed) as error:
+        raise HTTPException(http.HTTP_400_BAD_REQUEST, str(error)) from error
+    except TenantNotFound as error:
+        raise HTTPException(http.HTTP_404_NOT_FOUND, str(error)) from error
+    except TenantBusy as error:
+        raise HTTPException(http.HTTP_409_CONFLICT, str(error)) from error
+    except ProvisioningFailed as error:  # the SQL error stays in the registry, not the response
+        detail = "tenant migration failed; the error is recorded in GET /tenants"
+        raise HTTPException(http.HTTP_500_INTERNAL_SERVER_ERROR, detail) from error
+
+
+def tenant_manager(request: Request) -> TenantManager:
+    return cast(TenantManager, request.app.state.tenants)  # opened by the lifespan
+
+
+Tenants = Annotated[TenantManager, Depends(tenant_manager)]
+
+
+async def tenant_database(
+    tenants: Tenants, tenant_id: Annotated[str, Header(alias="X-Tenant-ID")]
+) -> ServiceDatabase:
+    """The database of the tenant named by the X-Tenant-ID header."""
+    with as_http():
+        db = await tenants.get(tenant_id)
+    return db
+
+
+TenantDatabase = Annotated[ServiceDatabase, Depends(tenant_database)]
+
+
+class TenantIn(BaseModel):
+    tenant_id: str  # validated by the manager, which explains what is wrong with it
+
+
+@router.post("/tenants", status_code=http.HTTP_201_CREATED, tags=["tenants"])
+async def provision_tenant(body: TenantIn, tenants: Tenants, response: Response) -> Tenant:
+    """201 when this request created the tenant, 200 when it was already active."""
+    with as_http():
+        tenant, created = await tenants.provision(body.tenant_id)
+    if not created:
+        response.status_code = http.HTTP_200_OK
+    return tenant
+
+
+@router.get("/tenants", tags=["tenants"])
+async def list_tenants(tenants: Tenants) -> list[Tenant]:
+    return await tenants.list_tenants()
+
+
+@router.delete("/tenants/{tenant_id}", status_code=http.HTTP_204_NO_CONTENT, tags=["tenants"])
+async def drop_tenant(
+    tenant_id: str,
+    confirm: Annotated[str, Query(description="the tenant id again")],
+    tenants: Tenants,
+) -> Response:
+    """Drop the tenant's schema with all its data, and its registry row."""
+    with as_http():
+        await tenants.drop(tenant_id, confirm=confirm)
+    return Response(status_code=http.HTTP_204_NO_CONTENT)
+
+
+class NoteIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    body: str = Field(default="", max_length=10_000, pattern=NO_NUL)
+
+
+class Note(NoteIn):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def note_not_found(note_id: int) -> HTTPException:
+    return HTTPException(http.HTTP_404_NOT_FOUND, f"note {note_id} not found")
+
+
+@router.post("/notes", status_code=http.HTTP_201_CREATED, tags=["notes"])
+async def create_note(note: NoteIn, db: TenantDatabase) -> Note:
+    row = await db.fetch_one(
+        "INSERT INTO {{tables.notes}} (title, body) VALUES ($1, $2) RETURNING *",
+        note.title,
+        note.body,
+    )
+    return Note.model_validate(row)
+
+
+@router.get("/notes", tags=["notes"])
+async def list_notes(
+    db: TenantDatabase,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[Note]:
+    rows = await db.fetch_all(
+        "SELECT * FROM {{tables.notes}} ORDER BY id LIMIT $1 OFFSET $2", limit, offset
+    )
+    return [Note.model_validate(row) for row in rows]
+
+
+@router.get("/notes/{note_id}", tags=["notes"])
+async def get_note(note_id: NoteId, db: TenantDatabase) -> Note:
+    row = await db.fetch_one("SELECT * FROM {{tables.notes}} WHERE id = $1", note_id)
+    if row is None:
+        raise note_not_found(note_id)
+    return Note.model_validate(row)
+
+
+@router.put("/notes/{note_id}", tags=["notes"])
+async def update_note(note_id: NoteId, note: NoteIn, db: TenantDatabase) -> Note:
+    row = await db.fetch_one(
+        "UPDATE {{tables.notes}} SET title = $2, body = $3, updated_at = now()"
+        " WHERE id = $1 RETURNING *",
+        note_id,
+        note.title,
+        note.body,
+    )
+    if row is None:
+        raise note_not_found(note_id)
+    return Note.model_validate(row)
+
+
+@router.delete("/notes/{note_id}", status_code=http.HTTP_204_NO_CONTENT, tags=["notes"])
+async def delete_note(note_id: NoteId, db: TenantDatabase) -> Response:
+    deleted = await db.fetch_value(
+        "DELETE FROM {{tables.notes}} WHERE id = $1 RETURNING id", note_id
+    )
+    if deleted is None:
+        raise note_not_found(note_id)
+    return Response(status_code=http.HTTP_204_NO_CONTENT)
+
+
+# The registry joins the services: migrated at start-up under their lock, routes included.
+SERVICE = Service(REGISTRY_SCHEMA, REGISTRY_MIGRATIONS_PATH, router)
