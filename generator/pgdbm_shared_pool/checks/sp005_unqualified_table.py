@@ -60,6 +60,19 @@ CREATE TABLE IF NOT EXISTS {{tables.items}} (
 CREATE INDEX IF NOT EXISTS items_owner ON {{tables.items}} (owner_id);
 CREATE TEMP TABLE scratch (id int);
 """,
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+async def legacy_count(url: str) -> int:
+    # An own pool keeps a normal search_path: unqualified names still resolve.
+    legacy = AsyncDatabaseManager(DatabaseConfig(connection_string=url))
+    await legacy.connect()
+    try:
+        return await legacy.fetch_value("SELECT count(*) FROM accounts")
+    finally:
+        await legacy.disconnect()
+""",
 ]
 BAD_EXAMPLES = [
     """\

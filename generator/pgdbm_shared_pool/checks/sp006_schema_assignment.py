@@ -28,6 +28,15 @@ from pgdbm import AsyncDatabaseManager
 def tenant_database(pool, tenant: str) -> AsyncDatabaseManager:
     return AsyncDatabaseManager(pool=pool, schema=f"tenant_{tenant}")
 """,
+    """\
+from pgdbm import DatabaseConfig
+
+
+def reporting_config(url: str) -> DatabaseConfig:
+    config = DatabaseConfig(connection_string=url)
+    config.schema = "reporting"
+    return config
+""",
 ]
 BAD_EXAMPLES = [
     """\

@@ -74,6 +74,21 @@ class SharedDatabase:
             if pool is not None:
                 await pool.close()
 """,
+    """\
+import pytest_asyncio
+from pgdbm import AsyncDatabaseManager
+
+
+@pytest_asyncio.fixture
+async def pool(config):
+    pool = None
+    try:
+        pool = await AsyncDatabaseManager.create_shared_pool(config)
+        yield pool
+    finally:
+        if pool is not None:
+            await pool.close()
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -140,11 +155,15 @@ def _problem(module: ModuleFacts, creation: ast.Call, closers: set[str]) -> str 
     if function is module.source.tree:
         return None  # top-level await: a notebook or a snippet, not a program with a lifetime
     names = _aliases(module, statement, function)
-    closes = list(_closes(module, function, names, closers))
+    all_closes = list(_closes(module, function, names, closers))
+    closes = [
+        (c, registered) for c, registered in all_closes if module.enclosing_function(c) is function
+    ]
     if not closes:
-        # Stored on an object or returned: its owner closes it, elsewhere.
+        # Stored on an object, returned, or closed by a nested function (a shutdown hook):
+        # closed elsewhere, by its owner.
         escapes = any("." in name for name in names) or _returned(module, function, names)
-        return None if escapes else "the shared pool is never closed"
+        return None if escapes or all_closes else "the shared pool is never closed"
     for close, registered in closes:
         if registered:
             return None
@@ -190,9 +209,10 @@ def _aliases(
 def _closes(
     module: ModuleFacts, function: ast.AST, names: set[str], closers: set[str]
 ) -> Iterator[tuple[ast.Call, bool]]:
-    """Calls that close the pool, each with whether it is registered on an exit stack."""
+    """Calls in `function` (or nested in it) that close the pool, each with whether it is
+    registered on an exit stack."""
     for call in module.calls:
-        if module.enclosing_function(call) is not function:
+        if not any(ancestor is function for ancestor in module.ancestors(call)):
             continue
         method = simple_name(call.func) or ""
         if isinstance(call.func, ast.Attribute) and dotted(call.func.value) in names:
