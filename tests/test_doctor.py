@@ -1,27 +1,35 @@
-"""`shared-pool doctor` against real Postgres (and a real PgBouncer), one condition per database.
+"""`shared-pool doctor` against real Postgres, one condition per fresh database.
 
 Projects are written by hand into tmp_path and migrated with pgdbm's own AsyncMigrationManager
-on a shared pool, so the tracking tables the doctor reads are genuine.
+on a shared pool, so the tracking tables the doctor reads are genuine. PgBouncer and role
+defaults: test_doctor_pooler.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import socket
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from pgbouncer import PGDBM_STARTUP_PARAMETERS, PgBouncer, pgbouncer_binary
+from doctor_support import (
+    POOL_MAX_IN_ANSWERS,
+    SERVICES,
+    Doctor,
+    apply_migrations,
+    checks_by_schema,
+    dsn_as,
+    execute,
+    invoke,
+    migrate_project,
+    service_migrations,
+    throwaway_role,
+    write_project,
+)
 from pgdbm import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
-from pgdbm.core import SchemaManager
-from pgdbm.errors import ConfigurationError
 from pgdbm_shared_pool import doctor
 from pgdbm_shared_pool.doctor_facts import (
     find_migration_sets,
@@ -30,95 +38,7 @@ from pgdbm_shared_pool.doctor_facts import (
     read_migration_files,
 )
 
-SERVICES = {
-    "users": {
-        "001_create_items.sql": "CREATE TABLE {{tables.items}} (id serial PRIMARY KEY, name text);"
-    },
-    "orders": {
-        "001_create_items.sql": "CREATE TABLE {{tables.items}} (id serial PRIMARY KEY);\n",
-        "002_add_total.sql": "ALTER TABLE {{tables.items}} ADD COLUMN total numeric;\n",
-    },
-}
-TENANT_FILES = {"001_create_notes.sql": "CREATE TABLE {{tables.notes}} (id serial PRIMARY KEY);\n"}
-REGISTRY_FILES = {
-    "001_create_tenants.sql": "CREATE TABLE {{tables.tenants}} (id text PRIMARY KEY);"
-}
-POOL_MAX_IN_ANSWERS = 7
 QUERY_METHODS = ("execute", "fetch", "fetchrow", "fetchval")
-
-
-def write_project(root: Path, *, tenants: bool = False, tenant_prefix: str = "tenant_") -> Path:
-    """A generated-project-shaped tree: src/acme/services/<name>/{__init__.py,migrations/},
-    and with tenants src/acme/tenants/{__init__.py,migrations/,registry_migrations/}."""
-    package = root / "src" / "acme"
-    for service, files in SERVICES.items():
-        service_dir = package / "services" / service
-        (service_dir / "migrations").mkdir(parents=True)
-        (service_dir / "__init__.py").write_text(f'SCHEMA = "{service}"\n')
-        for name, sql in files.items():
-            (service_dir / "migrations" / name).write_text(sql)
-    if tenants:
-        tenants_dir = package / "tenants"
-        for folder, files in (
-            ("migrations", TENANT_FILES),
-            ("registry_migrations", REGISTRY_FILES),
-        ):
-            (tenants_dir / folder).mkdir(parents=True)
-            for name, sql in files.items():
-                (tenants_dir / folder / name).write_text(sql)
-        (tenants_dir / "__init__.py").write_text(
-            f'SCHEMA_PREFIX = "{tenant_prefix}"\nREGISTRY_SCHEMA = "tenancy"\n'
-        )
-    (root / ".copier-answers.yml").write_text(
-        f"package_name: acme\npool_max_size: {POOL_MAX_IN_ANSWERS}\npooler: none\n"
-    )
-    return root
-
-
-def service_migrations(project: Path, service: str) -> Path:
-    return project / "src" / "acme" / "services" / service / "migrations"
-
-
-async def apply_migrations(
-    dsn: str, folders: dict[str, Path], module_name: str | None = None
-) -> None:
-    """Migrate each schema from its folder as a shared-pool app does (module_name = schema)."""
-    config = DatabaseConfig(connection_string=dsn, min_connections=1, max_connections=2)
-    pool = await AsyncDatabaseManager.create_shared_pool(config)
-    try:
-        for schema, folder in folders.items():
-            db = AsyncDatabaseManager(pool=pool, schema=schema)
-            await SchemaManager(db).ensure_schema_exists()
-            await AsyncMigrationManager(
-                db, migrations_path=str(folder), module_name=module_name or schema
-            ).apply_pending_migrations()
-    finally:
-        await pool.close()
-
-
-def invoke(*argv: str) -> int:
-    """Parse as the CLI does (through doctor.register) and run; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="shared-pool")
-    doctor.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["doctor", *argv])
-    return int(args.func(args))
-
-
-class Doctor:
-    """Runs the doctor in a worker thread (it owns its event loop) and captures its output."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self.capsys = capsys
-
-    async def run(self, *argv: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = await asyncio.to_thread(invoke, *argv)
-        captured = self.capsys.readouterr()
-        return code, captured.out, captured.err
-
-    async def json(self, *argv: str) -> tuple[int, dict[str, Any]]:
-        code, out, _ = await self.run(*argv, "--json")
-        return code, json.loads(out)
 
 
 @pytest.fixture
@@ -133,51 +53,13 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def migrated(fresh_database_url: str, project: Path) -> str:
-    await apply_migrations(
-        fresh_database_url, {s: service_migrations(project, s) for s in SERVICES}
-    )
-    return fresh_database_url
-
-
-def dsn_as(dsn: str, user: str) -> str:
-    parts = urlsplit(dsn)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
-
-
-def database_of(dsn: str) -> str:
-    return urlsplit(dsn).path.lstrip("/")
+    return await migrate_project(fresh_database_url, project)
 
 
 @pytest.fixture
-async def throwaway_role(pg_server: Any, fresh_database_url: str) -> AsyncIterator[str]:
-    """A LOGIN role with no privileges of its own; dropped with everything granted to it."""
-    role = f"doctor_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(pg_server.dsn)
-    try:
-        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        yield role
-    finally:
-        in_db = await asyncpg.connect(fresh_database_url)
-        try:
-            await in_db.execute(f'DROP OWNED BY "{role}"')  # revokes its grants in this database
-        finally:
-            await in_db.close()
-        await admin.execute(f'DROP ROLE "{role}"')
-        await admin.close()
-
-
-async def execute(dsn: str, *statements: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def checks_by_schema(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {check["schema"]: check for check in report["migrations"]["project"]}
+async def role(pg_server: Any, fresh_database_url: str) -> AsyncIterator[str]:
+    async with throwaway_role(pg_server.dsn, fresh_database_url) as name:
+        yield name
 
 
 # --- the checksum: ours must equal pgdbm's, byte for byte ----------------------------------------
@@ -383,40 +265,18 @@ async def test_pool_max_read_from_env_file(
     assert report["pool_budget"]["verdict"] == "ok"
 
 
-# --- role defaults and the search_path pin -------------------------------------------------------
-
-
-async def test_role_search_path_default_reported(
-    migrated: str, throwaway_role: str, run_doctor: Doctor
-) -> None:
-    database = database_of(migrated)
-    await execute(
-        migrated,
-        f'ALTER ROLE "{throwaway_role}" IN DATABASE "{database}" SET search_path = public',
-        f"ALTER ROLE \"{throwaway_role}\" SET lock_timeout = '2s'",
-    )
-    code, report = await run_doctor.json("--dsn", dsn_as(migrated, throwaway_role))
-    pin = report["search_path"]
-    assert pin["role_default"] == {"value": "public", "level": "role in database"}
-    assert pin["without_startup_parameter"] == "public"
-    # Directly connected, pgdbm's startup parameter outranks the role default: the pin holds.
-    assert pin["passes"] is True and pin["source"] == "startup parameter"
-    assert report["pooler"]["role_defaults"]["lock_timeout"] == {"value": "2s", "level": "role"}
-    assert code == 0
-
-
 # --- read-only -----------------------------------------------------------------------------------
 
 
 async def test_read_only_and_needs_only_select(
-    migrated: str, project: Path, throwaway_role: str, run_doctor: Doctor
+    migrated: str, project: Path, role: str, run_doctor: Doctor
 ) -> None:
     await execute(
         migrated,
-        f'GRANT USAGE ON SCHEMA users TO "{throwaway_role}"',
-        f'GRANT SELECT ON users.schema_migrations TO "{throwaway_role}"',
+        f'GRANT USAGE ON SCHEMA users TO "{role}"',
+        f'GRANT SELECT ON users.schema_migrations TO "{role}"',
     )
-    dsn = dsn_as(migrated, throwaway_role)
+    dsn = dsn_as(migrated, role)
     code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
     assert report["read_only"] is True  # read inside the very transaction the queries ran in
     schemas = {s["schema"]: s for s in report["migrations"]["schemas"]}
@@ -451,114 +311,6 @@ async def test_every_query_runs_in_a_read_only_transaction(
     assert len(seen) >= 8  # server, connections, tracking tables x2, settings..., the probe
     assert [query for query, read_only in seen if read_only != "on"] == []
     assert any("schema_migrations" in query for query, _ in seen)
-
-
-# --- PgBouncer in between ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def bouncer_factory(pg_server: Any) -> Iterator[Any]:
-    if pgbouncer_binary() is None:
-        pytest.skip(
-            "!!! PgBouncer NOT TESTED: no `pgbouncer` binary (apt-get install pgbouncer) !!!"
-        )
-    started: list[PgBouncer] = []
-
-    def start(**options: Any) -> PgBouncer:
-        bouncer = PgBouncer.in_front_of(pg_server.dsn, **options)
-        started.append(bouncer.start())
-        return bouncer
-
-    yield start
-    for bouncer in started:
-        bouncer.stop()
-
-
-def pooler_finding(report: dict[str, Any], label: str) -> dict[str, str]:
-    return next(f for f in report["pooler"]["findings"] if f["label"] == label)
-
-
-async def test_pgbouncer_rejecting_pgdbm_parameters(
-    migrated: str, project: Path, bouncer_factory: Any, run_doctor: Doctor
-) -> None:
-    bouncer = bouncer_factory()  # PgBouncer's default: only extra_float_digits ignored
-    dsn = bouncer.dsn_for(database_of(migrated))
-    code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
-    assert report["pooler"]["detected"] is True
-    assert report["pooler"]["startup_parameters"]["status"] == "rejected"
-    assert "unsupported startup parameter" in report["pooler"]["startup_parameters"]["error"]
-    assert code == 1
-    # The doctor's own facts still came through the bouncer.
-    assert {c["schema"]: c["pending"] for c in report["migrations"]["project"]} == {
-        "users": [],
-        "orders": [],
-    }
-    # Generated with `pooler: none`: the template's statement cache (1000) breaks here.
-    cache = pooler_finding(report, "statement cache")
-    assert cache["status"] == "warn" and cache["text"].startswith("1000 (")
-
-    (project / ".env").write_text("STATEMENT_CACHE_SIZE=0\n")
-    code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
-    assert pooler_finding(report, "statement cache")["status"] == "ok"
-
-    code, out, _ = await run_doctor.run("--dsn", dsn)
-    assert code == 1 and "! pooler" in out and "✗ startup params" in out
-
-    # Behind a pooler the app's pools do not reach max_connections: a warning, not a failure.
-    code, report = await run_doctor.json("--dsn", dsn, "--pool-max", "50", "--workers", "20")
-    assert report["pool_budget"]["demand"] > report["pool_budget"]["available"]
-    assert report["pool_budget"]["verdict"] == "warn"
-    assert not any(p.startswith("Pool budget") for p in report["problems"])
-
-
-@pytest.mark.smoke
-async def test_pgbouncer_pin_needs_a_role_default(
-    migrated: str, throwaway_role: str, bouncer_factory: Any, run_doctor: Doctor
-) -> None:
-    bouncer = bouncer_factory(
-        users=("postgres", throwaway_role),
-        ignore_startup_parameters=("extra_float_digits", *PGDBM_STARTUP_PARAMETERS),
-    )
-    dsn = bouncer.dsn_for(database_of(migrated), user=throwaway_role)
-    config = DatabaseConfig(connection_string=dsn, min_connections=1, max_connections=1)
-    config.statement_cache_size = 0
-    config.retry_attempts = 1
-
-    code, report = await run_doctor.json("--dsn", dsn)
-    assert report["pooler"]["detected"] is True
-    assert report["pooler"]["startup_parameters"]["status"] == "dropped"
-    assert report["search_path"]["passes"] is False
-    assert code == 1
-    with pytest.raises(ConfigurationError):  # pgdbm agrees: its pin check refuses the pool
-        await AsyncDatabaseManager.create_shared_pool(config.model_copy(deep=True))
-
-    database = database_of(migrated)
-    await execute(
-        migrated,
-        *(
-            f'ALTER ROLE "{throwaway_role}" IN DATABASE "{database}" SET {name} = \'{value}\''
-            for name, value in doctor.ROLE_DEFAULTS_BEHIND_POOLER.items()
-        ),
-    )
-    # Role defaults apply at backend start: the bouncer's existing server connections keep
-    # the old search_path, and the doctor says so.
-    code, report = await run_doctor.json("--dsn", dsn)
-    assert report["search_path"]["passes"] is False and code == 1
-    assert any("RECONNECT" in problem for problem in report["problems"])
-
-    fresh = bouncer_factory(
-        users=("postgres", throwaway_role),
-        ignore_startup_parameters=("extra_float_digits", *PGDBM_STARTUP_PARAMETERS),
-    )
-    dsn = fresh.dsn_for(database, user=throwaway_role)
-    code, report = await run_doctor.json("--dsn", dsn)
-    assert report["search_path"]["passes"] is True
-    assert report["search_path"]["source"] == "database user"  # pg_settings.source
-    assert all(report["pooler"]["role_defaults"].values())
-    assert code == 0 and report["verdict"] == "warn"  # statement-cache advice stays a warning
-    config = config.model_copy(update={"connection_string": dsn})
-    pool = await AsyncDatabaseManager.create_shared_pool(config)
-    await pool.close()  # and pgdbm accepts the pool now
 
 
 # --- usage and connection errors -----------------------------------------------------------------

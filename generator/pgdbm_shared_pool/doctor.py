@@ -31,6 +31,9 @@ from .doctor_facts import (
     read_database,
     read_project_settings,
     resolve_pool_max,
+    role_default,
+    schema_state,
+    split_search_path,
 )
 
 # Behind a pooler these must come from role defaults: pgdbm's startup parameters are lost.
@@ -40,8 +43,6 @@ ROLE_DEFAULTS_BEHIND_POOLER = {
     "lock_timeout": "5s",
     "jit": "off",
 }
-# Role/database default levels, weakest first, as the server applies them.
-LEVEL_ORDER = ("database", "role", "role in database")
 # Above this share of the free connections nothing is left for a rolling deploy's overlap,
 # a migration run or an admin session.
 BUDGET_WARN_RATIO = 0.8
@@ -81,20 +82,6 @@ def register(subparsers: Any) -> None:
 
 def finding(status: str, label: str, text: str) -> dict[str, str]:
     return {"status": status, "label": label, "text": text}
-
-
-def split_search_path(value: str) -> list[str]:
-    """Entry by entry, as pgdbm compares it (the server re-spaces a value applied by SET)."""
-    return [entry.strip() for entry in value.split(",")]
-
-
-def role_default(db: dict[str, Any], name: str) -> dict[str, str] | None:
-    """The role/database default that wins for setting `name`, if any."""
-    levels = db["role_settings"].get(name, {})
-    for level in reversed(LEVEL_ORDER):
-        if level in levels:
-            return {"value": levels[level], "level": level}
-    return None
 
 
 def server_section(db: dict[str, Any]) -> dict[str, Any]:
@@ -140,20 +127,9 @@ def _check_findings(check: dict[str, Any]) -> list[dict[str, str]]:
     return out or [finding(OK, schema, f"all {check['files']} files on disk applied, no drift")]
 
 
-def _schema_state(schema: str, rows: list[dict[str, Any]] | None) -> dict[str, Any]:
-    if rows is None:
-        return {"schema": schema, "readable": False, "modules": {}}
-    modules: dict[str, dict[str, Any]] = {}
-    for row in rows:  # ordered by applied_at: the last row of a module is its latest
-        module = modules.setdefault(str(row["module_name"]), {"applied": []})
-        module["applied"].append(row["filename"])
-        module["last_applied_at"] = row["applied_at"].isoformat(sep=" ", timespec="seconds")
-    return {"schema": schema, "readable": True, "modules": modules}
-
-
 def migrations_section(db: dict[str, Any], sets: list[MigrationSet] | None) -> dict[str, Any]:
     tracking = db["tracking"]
-    schemas = [_schema_state(schema, rows) for schema, rows in tracking.items()]
+    schemas = [schema_state(schema, rows) for schema, rows in tracking.items()]
     findings = []
     for state in schemas:
         if not state["readable"]:

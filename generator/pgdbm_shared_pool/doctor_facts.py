@@ -30,6 +30,8 @@ PGDBM_STARTUP_SETTINGS = {
     "idle_in_transaction_session_timeout": "60000",
     "search_path": PGDBM_PIN,
 }
+# Role/database default levels, weakest first, as the server applies them.
+LEVEL_ORDER = ("database", "role", "role in database")
 # Folders never searched for migrations: tool caches, virtualenvs, installed packages.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 # copier.yml's tenant_schema_prefix default and tenant_registry_schema.
@@ -297,3 +299,29 @@ async def probe_pgdbm_startup(dsn: str) -> dict[str, Any]:
         "dropped": dropped,
         "search_path": settings["search_path"]["setting"],
     }
+
+
+def split_search_path(value: str) -> list[str]:
+    """Entry by entry, as pgdbm compares it (the server re-spaces a value applied by SET)."""
+    return [entry.strip() for entry in value.split(",")]
+
+
+def role_default(db: dict[str, Any], name: str) -> dict[str, str] | None:
+    """The role/database default that wins for setting `name`, if any."""
+    levels = db["role_settings"].get(name, {})
+    for level in reversed(LEVEL_ORDER):
+        if level in levels:
+            return {"value": levels[level], "level": level}
+    return None
+
+
+def schema_state(schema: str, rows: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """One schema's tracking table summarised per module_name (None rows: not readable)."""
+    if rows is None:
+        return {"schema": schema, "readable": False, "modules": {}}
+    modules: dict[str, dict[str, Any]] = {}
+    for row in rows:  # ordered by applied_at: the last row of a module is its latest
+        module = modules.setdefault(str(row["module_name"]), {"applied": []})
+        module["applied"].append(row["filename"])
+        module["last_applied_at"] = row["applied_at"].isoformat(sep=" ", timespec="seconds")
+    return {"schema": schema, "readable": True, "modules": modules}
