@@ -89,6 +89,15 @@ async def pool(config):
         if pool is not None:
             await pool.close()
 """,
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def pool_accepted(config) -> bool:
+    pool = await AsyncDatabaseManager.create_shared_pool(config)
+    await pool.close()  # nothing in between can fail
+    return True
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -127,6 +136,9 @@ async def serve(config, migrate_all, serve_forever) -> None:
 ]
 
 _CLOSE_METHODS = frozenset({"close", "terminate"})
+# What can leave a block early: anything that may raise or suspend, and jumps.
+_INTERRUPTIONS: tuple[type[ast.AST], ...] = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
+_INTERRUPTIONS += (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _EXIT_STACK_METHODS = frozenset(
     {"push_async_callback", "callback", "push_async_exit", "enter_async_context"}
 )
@@ -170,6 +182,8 @@ def _problem(module: ModuleFacts, creation: ast.Call, closers: set[str]) -> str 
         guard = module.in_finally(close, function)
         if guard is not None and _protects(module, guard, statement):
             return None
+        if _follows_directly(module, statement, _statement(module, close)):
+            return None  # created and closed with nothing in between that could fail
     if any(module.in_finally(close, function) for close, _ in closes):
         return (
             "work between create_shared_pool and the try whose finally closes the pool can leak it"
@@ -245,20 +259,26 @@ def _protects(module: ModuleFacts, guard: ast.Try | ast.TryStar, creation: ast.A
     """The try covers the creation: it is inside the try, or only plain statements lie between."""
     if any(ancestor is guard for ancestor in module.ancestors(creation)):
         return True
-    parent = module.parents.get(guard)
+    return _follows_directly(module, creation, guard)
+
+
+def _follows_directly(module: ModuleFacts, first: ast.AST, later: ast.AST | None) -> bool:
+    """`later` comes after `first` in the same block, and nothing in between can skip it."""
+    parent = module.parents.get(first)
     block: list[ast.stmt] = next(
         (
             getattr(parent, name)
             for name in ("body", "orelse", "finalbody")
-            if any(node is guard for node in getattr(parent, name, []))
+            if any(node is first for node in getattr(parent, name, []))
         ),
         [],
     )
-    start = next((i for i, node in enumerate(block) if node is creation), None)
-    end = next(i for i, node in enumerate(block) if node is guard)
-    if start is None or start > end:
+    start = next((i for i, node in enumerate(block) if node is first), None)
+    end = next((i for i, node in enumerate(block) if node is later), None)
+    if start is None or end is None or start > end:
         return False
-    between = block[start + 1 : end]
     return not any(
-        isinstance(node, ast.Call | ast.Await) for stmt in between for node in ast.walk(stmt)
+        isinstance(node, _INTERRUPTIONS)
+        for statement in block[start + 1 : end]
+        for node in ast.walk(statement)
     )
