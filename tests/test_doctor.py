@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -346,6 +348,25 @@ async def test_connection_failure_is_one_line(
     assert "Traceback" not in err and "secret" not in err
     code, report = await run_doctor.json()
     assert code == 1 and report["ok"] is False and "cannot inspect" in report["error"]
+
+
+def test_cli_entry_point_runs_doctor(migrated: str, project: Path) -> None:
+    """The real `shared-pool` front end (cli.py), in a fresh interpreter."""
+    command = [sys.executable, "-m", "pgdbm_shared_pool.cli", "doctor", "--app", str(project)]
+    ok = subprocess.run(
+        [*command, "--dsn", migrated], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Verdict: " in ok.stdout and "✗" not in ok.stdout
+    refused = subprocess.run(
+        [*command, "--dsn", "postgresql://u@127.0.0.1:1/db"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
 
 
 def test_human_report_caps_ok_lines_but_shows_every_problem() -> None:
