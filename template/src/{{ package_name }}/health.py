@@ -9,6 +9,7 @@ from pgdbm import QueryError
 
 from .database import pending_migrations
 from .dependencies import Pool
+from .errors import CONNECTION_LOST
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -29,7 +30,7 @@ async def ready(request: Request) -> dict[str, Any] | JSONResponse:
             files = await pending_migrations(databases[service.schema], service)
             if files:
                 pending[service.schema] = files
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError, QueryError) as error:
+    except (*CONNECTION_LOST, asyncpg.PostgresError, QueryError) as error:
         return JSONResponse(
             {"status": "not ready", "reason": f"database unreachable ({type(error).__name__})"},
             status_code=503,

@@ -2,16 +2,17 @@
 qualifies with the service's schema."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from ...database import ServiceDatabase
 from ...dependencies import database_for
+from ...errors import CONFLICT, DATABASE_ERRORS, ErrorBody
 from .schema import SCHEMA
 
-router = APIRouter(prefix=f"/{SCHEMA}", tags=[SCHEMA])
+router = APIRouter(prefix=f"/{SCHEMA}", tags=[SCHEMA], responses=DATABASE_ERRORS)
 Database = Annotated[ServiceDatabase, Depends(database_for(SCHEMA))]
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # BIGINT range: larger ids cannot exist
 
@@ -29,11 +30,20 @@ class Item(ItemIn):
     updated_at: datetime
 
 
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No item with this id"},
+}
+# FastAPI's answer to a body it cannot decode at all (JSON that fails validation gets 422).
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be parsed"},
+}
+
+
 def not_found(item_id: int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
 
 
-@router.post("/items", status_code=status.HTTP_201_CREATED)
+@router.post("/items", status_code=status.HTTP_201_CREATED, responses=UNREADABLE_BODY | CONFLICT)
 async def create_item(item: ItemIn, db: Database) -> Item:
     row = await db.fetch_one(
         "INSERT INTO {{tables.items}} (name, description) VALUES ($1, $2) RETURNING *",
@@ -55,7 +65,7 @@ async def list_items(
     return [Item.model_validate(row) for row in rows]
 
 
-@router.get("/items/{item_id}")
+@router.get("/items/{item_id}", responses=NOT_FOUND)
 async def get_item(item_id: ItemId, db: Database) -> Item:
     row = await db.fetch_one("SELECT * FROM {{tables.items}} WHERE id = $1", item_id)
     if row is None:
@@ -63,7 +73,7 @@ async def get_item(item_id: ItemId, db: Database) -> Item:
     return Item.model_validate(row)
 
 
-@router.put("/items/{item_id}")
+@router.put("/items/{item_id}", responses=UNREADABLE_BODY | NOT_FOUND | CONFLICT)
 async def update_item(item_id: ItemId, item: ItemIn, db: Database) -> Item:
     row = await db.fetch_one(
         "UPDATE {{tables.items}} SET name = $2, description = $3, updated_at = now()"
@@ -77,7 +87,7 @@ async def update_item(item_id: ItemId, item: ItemIn, db: Database) -> Item:
     return Item.model_validate(row)
 
 
-@router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_item(item_id: ItemId, db: Database) -> Response:
     deleted = await db.fetch_value(
         "DELETE FROM {{tables.items}} WHERE id = $1 RETURNING id", item_id
