@@ -66,8 +66,10 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot_template(tmp_path_factory.mktemp("template"))
 
 
-def committed_project(template: Path, dest: Path, services: list[str]) -> Path:
-    new_project(dest, services=services, template=template)
+def committed_project(
+    template: Path, dest: Path, services: list[str], *, use_tenants: bool = False
+) -> Path:
+    new_project(dest, services=services, template=template, use_tenants=use_tenants)
     git(dest, "init", "-q")
     commit_all(dest, "generated")
     return dest
@@ -80,10 +82,10 @@ def text_files(project: Path) -> Iterator[Path]:
 
 
 def add_billing_then_remove_orders(
-    template: Path, project: Path, capsys: pytest.CaptureFixture[str]
+    template: Path, project: Path, capsys: pytest.CaptureFixture[str], *, use_tenants: bool
 ) -> None:
     """The update scenario of issue 2, with its assertions."""
-    committed_project(template, project, ["users", "orders"])
+    committed_project(template, project, ["users", "orders"], use_tenants=use_tenants)
     services_dir = project / "src" / project.name / "services"
     main_py = project / "src" / project.name / "main.py"
     for shared in (project / "README.md", main_py):
@@ -117,10 +119,15 @@ def add_billing_then_remove_orders(
     commit_all(project, "remove orders")
 
 
+@pytest.mark.parametrize("use_tenants", [False, True], ids=["plain", "tenants"])
 def test_add_then_remove_a_service_keeps_user_edits(
-    template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], use_tenants: bool
 ) -> None:
-    add_billing_then_remove_orders(template_repo, tmp_path / "shop", capsys)
+    add_billing_then_remove_orders(
+        template_repo, tmp_path / "shop", capsys, use_tenants=use_tenants
+    )
+    if use_tenants:
+        assert (tmp_path / "shop" / "src" / "shop" / "tenants" / "router.py").is_file()
 
 
 @pytest.mark.slow
@@ -128,7 +135,7 @@ def test_updated_project_passes_its_own_suite(
     template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_server
 ) -> None:
     project = tmp_path / "shop"
-    add_billing_then_remove_orders(template_repo, project, capsys)
+    add_billing_then_remove_orders(template_repo, project, capsys, use_tenants=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env |= {"PYTHONPATH": str(project / "src"), "TEST_DATABASE_URL": pg_server.dsn}
     done = subprocess.run(
