@@ -50,6 +50,7 @@ BAD_POSITIONS = {
     ],
     "SP011": [(3, 1, "CREATE EXTENSION"), (5, 23, "CREATE EXTENSION")],
     "SP012": [(5, 51, '"user"'), (1, 10, '"Orders"'), (5, 78, '"pg_stats"')],
+    "SP101": [(6, 11, "users.disconnect()")],
 }
 
 
