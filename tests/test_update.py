@@ -233,3 +233,20 @@ def test_add_service_explains_a_project_rendered_from_a_bundled_template(
     with pytest.raises(ScaffoldError, match="not a git checkout"):
         add_service(project, "billing")
     assert_untouched(project)
+
+
+def test_conflicting_user_edit_is_reported_with_a_working_undo(project: Path) -> None:
+    registry = project / "src" / "shop" / "services" / "__init__.py"
+    edited = registry.read_text().replace("    orders.SERVICE,", "    orders.SERVICE,  # ours")
+    assert edited != registry.read_text()
+    registry.write_text(edited)
+    commit_all(project, "edit the line copier changes")
+
+    with pytest.raises(ScaffoldError, match=r"conflict markers in src/shop/") as raised:
+        add_service(project, "billing")
+    assert "<<<<<<<" in registry.read_text()
+
+    undo = str(raised.value).split("`")[-2]  # the message's undo command, run as a user would
+    subprocess.run(undo, shell=True, cwd=project, check=True, capture_output=True)
+    assert git(project, "status", "--porcelain") == ""
+    assert registry.read_text() == edited

@@ -194,7 +194,7 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
         _copier(copier.run_update, progress, data={"services": services}, **at_commit)
     except BaseException:
         # The tree was clean, so everything that differs now was written by this update.
-        _git(project, "checkout", "--", ".")
+        _git(project, "checkout", "HEAD", "--", ".")
         _git(project, "clean", "-fdq")
         raise
     after = _files(project)
@@ -204,7 +204,7 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
     if conflicts:
         raise ScaffoldError(
             f"copier update left conflict markers in {', '.join(conflicts)}: resolve them "
-            "(git diff), or undo the update with `git checkout -- . && git clean -fd`"
+            "(git diff), or undo the update: `git checkout HEAD -- . && git clean -fd`"
         )
     created, removed = sorted(after - before), sorted(before - after)
     progress(f"created {len(created)} files, changed {len(changed)}, removed {len(removed)}")
