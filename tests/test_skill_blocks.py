@@ -6,7 +6,6 @@ The checks themselves live in the test_skill_blocks_*.py registries; skill_block
 from functools import cache
 from pathlib import Path
 
-import copier
 import pytest
 import test_skill_blocks_companions
 import test_skill_blocks_main
@@ -21,6 +20,7 @@ from skill_blocks import (
     Shell,
     all_blocks,
     named_blocks,
+    render_project,
 )
 
 REGISTRIES = (test_skill_blocks_main, test_skill_blocks_references, test_skill_blocks_companions)
@@ -105,15 +105,7 @@ def test_every_wrong_block_is_executed() -> None:
 
 @cache
 def _render(services: tuple[str, ...], use_tenants: bool, destination: Path) -> Path:
-    copier.run_copy(
-        str(REPO_ROOT),
-        destination,
-        data={"services": list(services), "use_tenants": use_tenants},
-        defaults=True,
-        quiet=True,
-        vcs_ref="HEAD",
-    )
-    return destination
+    return render_project(services, use_tenants, destination)
 
 
 @pytest.mark.parametrize(
@@ -127,4 +119,6 @@ def test_block_is_verbatim_in_the_rendered_template(
     label = f"{'-'.join(check.services)}-{'tenants' if check.use_tenants else 'plain'}"
     project = _render(check.services, check.use_tenants, tmp_path_factory.getbasetemp() / label)
     rendered = (project / check.path).read_text(encoding="utf-8")
-    assert named_blocks()[name].text in rendered, f"{name} drifted from {check.path}"
+    assert named_blocks()[name].text in rendered, (
+        f"{name} drifted from {check.path}; `python tests/skill_blocks.py sync` refreshes it"
+    )

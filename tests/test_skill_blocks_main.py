@@ -319,7 +319,6 @@ CHECKS: dict[str, Check] = {
         "pwned = await pool.fetchval(\"SELECT to_regclass('public.pwned')::text\")\n"
         "assert pwned == 'public.pwned', pwned",
     ),
-    "timeouts-defaults": Run(MISTAKE_SETUP, B("timeouts-defaults")),
 }
 
 
