@@ -7,6 +7,7 @@ import pytest
 from pgdbm_shared_pool.checks import all_rules, check_paths
 from pgdbm_shared_pool.checks._core import example_project, run_rules
 from pgdbm_shared_pool.checks._sql import statements, tokenize, unqualified_tables
+from pgdbm_shared_pool.checks.reference import rules_markdown
 
 RULES = {rule.CODE: rule for rule in all_rules()}
 
@@ -25,7 +26,12 @@ BAD_POSITIONS = {
         (12, 94, '"shop")'),
         (11, 15, "AsyncMigrationManager(db, "),
     ],
-    "SP005": [(5, 46, "users WHERE"), (3, 40, "items (id)"), (9, 14, "item_names n")],
+    "SP005": [
+        (5, 46, "users WHERE"),
+        (3, 40, "items (id)"),
+        (9, 14, "item_names n"),
+        (2, 42, "{{ tables.items }}"),
+    ],
     "SP006": [(5, 5, 'db.schema = "orders"'), (6, 9, "self.db.schema = ")],
     "SP007": [
         (3, 24, "f'CREATE SCHEMA"),
@@ -295,8 +301,6 @@ def test_check_reads_a_large_tree(tmp_path: Path) -> None:
 
 
 def test_rule_reference_is_rendered_from_the_rules() -> None:
-    from pgdbm_shared_pool.checks.reference import rules_markdown
-
     committed = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
     assert committed == rules_markdown(), (
         "docs/rules.md is stale: python -m pgdbm_shared_pool.checks.reference > docs/rules.md"

@@ -86,6 +86,19 @@ def statements(tokens: list[Token]) -> Iterator[list[Token]]:
         yield current
 
 
+# What pgdbm 0.5.0 expands; anything else between braces reaches PostgreSQL as is.
+_PGDBM_TEMPLATE = re.compile(r"\{\{(?:schema|tables\.[a-zA-Z0-9_]+(?:\.[a-zA-Z0-9_]+)?)\}\}")
+
+
+def unexpanded_templates(statement: list[Token]) -> Iterator[Token]:
+    """`{{ tables.x }}`, `{{tables.a.b.c}}`, `{{Schema}}`: meant for pgdbm, never expanded."""
+    for token in statement:
+        meant_for_pgdbm = token.text[2:-2].strip().lower().startswith(("tables", "schema"))
+        expanded = _PGDBM_TEMPLATE.fullmatch(token.text)
+        if token.kind == "template" and meant_for_pgdbm and not expanded:
+            yield token
+
+
 def create_extensions_without_schema(statement: list[Token]) -> Iterator[Token]:
     """The CREATE token of a CREATE EXTENSION that names no SCHEMA."""
     keys = [token.key for token in statement]

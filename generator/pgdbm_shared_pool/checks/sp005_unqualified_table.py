@@ -18,7 +18,8 @@ RATIONALE = (
     '(`relation does not exist`, or `permission denied to create "pg_catalog.x"` in a '
     "migration); with the pin switched off it silently lands in `public`. Schema-qualified "
     "names, `{{schema}}.x`, CTE names, set-returning functions and the system catalogs "
-    "(`pg_*`, `information_schema.*`) are fine."
+    "(`pg_*`, `information_schema.*`) are fine. pgdbm expands only `{{tables.x}}`, "
+    "`{{tables.schema.x}}` and `{{schema}}`: `{{ tables.x }}` with spaces reaches PostgreSQL as is."
 )
 FIX = "Write {{tables.name}} (or {{tables.other_schema.name}} for another service's table)."
 GOOD_EXAMPLES = [
@@ -103,6 +104,10 @@ async def rename(pool, item_id: int, name: str):
         name,
     )
 """,
+    """\
+-- migrations/002_add_index.sql
+CREATE INDEX IF NOT EXISTS items_name ON {{ tables.items }} (name);
+""",
 ]
 
 
@@ -111,6 +116,8 @@ def check(project: Project) -> Iterator[Hit]:
         for statement in source.statements:
             for token in _sql.unqualified_tables(statement):
                 yield source.hit(token, _message(token))
+            for token in _sql.unexpanded_templates(statement):
+                yield source.hit(token, _unexpanded(token))
     for module in project.modules():
         for call in module.calls:
             query = query_argument(call)
@@ -124,6 +131,12 @@ def check(project: Project) -> Iterator[Hit]:
             for statement in _sql.statements(_sql.tokenize(query.value)):
                 for token in _sql.unqualified_tables(statement):
                     yield module.source.string_hit(query, token.offset, _message(token))
+                for token in _sql.unexpanded_templates(statement):
+                    yield module.source.string_hit(query, token.offset, _unexpanded(token))
+
+
+def _unexpanded(token: _sql.Token) -> str:
+    return f"pgdbm does not expand {token.text} (no spaces; tables.name or tables.schema.name)"
 
 
 def _message(token: _sql.Token) -> str:
