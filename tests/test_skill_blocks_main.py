@@ -183,6 +183,13 @@ CHECKS: dict[str, Check] = {
             "pgdbm.errors.MigrationError",
             "Migration '001_create_users.sql' has been modified after being applied!",
         ),
+        # With equal contents the second set is skipped silently instead.
+        "(MIGRATIONS / 'copy').mkdir()\n"
+        "(MIGRATIONS / 'copy' / '001_create_users.sql').write_text(\n"
+        "    (MIGRATIONS / 'billing' / '001_create_users.sql').read_text())\n"
+        "result = await AsyncMigrationManager(\n"
+        "    shared, migrations_path=str(MIGRATIONS / 'copy')).apply_pending_migrations()\n"
+        "assert result['status'] == 'up_to_date' and result['applied'] == [], result",
     ),
     "right-module-name-shared-schema": Run(
         MISTAKE_SETUP,
@@ -297,6 +304,14 @@ CHECKS: dict[str, Check] = {
             B("wrong-reserved-schema"),
             "asyncpg.exceptions.PostgresSyntaxError",
             'syntax error at or near "user"',
+        ),
+        Fails(
+            "upper = AsyncDatabaseManager(pool=pool, schema='Users')\n"
+            "await SchemaManager(upper).ensure_schema_exists()\n"
+            "await AsyncMigrationManager(upper, migrations_path=str(MIGRATIONS / 'users'),\n"
+            "                            module_name='Users').apply_pending_migrations()",
+            "asyncpg.exceptions.InvalidSchemaNameError",
+            'schema "users" does not exist',
         ),
     ),
     "wrong-singleton": Run(
