@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -159,19 +160,24 @@ def test_installed_console_script(project: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def generated_projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def generated_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Render each answer combination on first use (xdist workers render only what they need)."""
     root = tmp_path_factory.mktemp("generated")
-    for name, answers in COMBINATIONS.items():
-        render(root / name, **answers)  # type: ignore[arg-type]
-    return {name: root / name for name in COMBINATIONS}
+
+    def project(combination: str) -> Path:
+        if not (root / combination).exists():
+            render(root / combination, **COMBINATIONS[combination])  # type: ignore[arg-type]
+        return root / combination
+
+    return project
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("combination", list(COMBINATIONS))
 def test_generated_projects_pass(
-    capsys: pytest.CaptureFixture[str], generated_projects: dict[str, Path], combination: str
+    capsys: pytest.CaptureFixture[str], generated_project: Callable[[str], Path], combination: str
 ) -> None:
-    project = generated_projects[combination]
+    project = generated_project(combination)
     assert sorted(project.rglob("*.sql")) and sorted(project.rglob("*.py"))
     code, out, _ = run(capsys, str(project))
     assert (code, out) == (0, "All checks passed.\n")
@@ -230,14 +236,14 @@ MUTATIONS = [
 )
 def test_mistakes_put_into_a_generated_project_are_found(
     capsys: pytest.CaptureFixture[str],
-    generated_projects: dict[str, Path],
+    generated_project: Callable[[str], Path],
     combination: str,
     relative: str,
     old: str,
     new: str,
     code: str,
 ) -> None:
-    project = generated_projects[combination]
+    project = generated_project(combination)
     [path] = project.glob(f"src/*/{relative}")
     original = path.read_text()
     assert old in original, f"update this mutation: {relative} no longer contains {old!r}"
