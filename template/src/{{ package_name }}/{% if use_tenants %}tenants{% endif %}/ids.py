@@ -19,6 +19,10 @@ class InvalidTenantId(ValueError):
     """The id can never name a tenant; the message says which rule it breaks."""
 
 
+class TenantIdTaken(InvalidTenantId):
+    """Well formed, but the name belongs to PostgreSQL or to this app."""
+
+
 def tenant_schema(tenant_id: str, taken: Collection[str] = ()) -> str:
     """The schema of `tenant_id`, or InvalidTenantId. `taken`: schemas that mean something else."""
     shown = ascii(tenant_id)  # escapes control and non-ASCII characters in messages and logs
@@ -34,10 +38,10 @@ def tenant_schema(tenant_id: str, taken: Collection[str] = ()) -> str:
         )
     for name in (tenant_id, schema):
         if name in RESERVED_WORDS:
-            raise InvalidTenantId(f"tenant id {shown}: {name!r} is a reserved PostgreSQL word")
+            raise TenantIdTaken(f"tenant id {shown}: {name!r} is a reserved PostgreSQL word")
         if name.startswith("pg_"):
-            raise InvalidTenantId(f"tenant id {shown}: names starting pg_ belong to PostgreSQL")
+            raise TenantIdTaken(f"tenant id {shown}: names starting pg_ belong to PostgreSQL")
         # Never a name that already means something here, so `drop <id>` is unambiguous.
         if name == REGISTRY_SCHEMA or name in taken:
-            raise InvalidTenantId(f"tenant id {shown}: {name!r} is already a schema of this app")
+            raise TenantIdTaken(f"tenant id {shown}: {name!r} is already a schema of this app")
     return schema

@@ -1,23 +1,25 @@
 """Tenant administration (/tenants) and an example tenant-scoped resource (/notes).
 
-A request names its tenant in the X-Tenant-ID header: an invalid id is a 400, an unknown or
-inactive tenant a 404, and reads never create a tenant. Only POST /tenants provisions.
+A request names its tenant in the X-Tenant-ID header: a malformed id is a 400, a name that
+PostgreSQL or this app reserves a 409, an unknown or inactive tenant a 404, and reads never
+create a tenant. Only POST /tenants provisions.
 The /tenants routes administer customers: put them behind your admin authentication.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi import status as http
 from pydantic import BaseModel, Field
 
 from ..database import ServiceDatabase
+from ..errors import DATABASE_ERRORS, ErrorBody
 from ..service import Service
 from . import REGISTRY_MIGRATIONS_PATH, REGISTRY_SCHEMA
-from .ids import InvalidTenantId
+from .ids import MAX_TENANT_ID_LENGTH, TENANT_ID, InvalidTenantId, TenantIdTaken
 from .manager import (
     DropNotConfirmed,
     ProvisioningFailed,
@@ -27,9 +29,24 @@ from .manager import (
 )
 from .registry import Tenant
 
-router = APIRouter()
+router = APIRouter(responses=DATABASE_ERRORS)
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # BIGINT range: larger ids cannot exist
+# Documents the id's shape in OpenAPI without enforcing it there: ids.py does, and its
+# answer (400 with the rule broken) says more than a generic 422.
+TENANT_ID_SHAPE: dict[str, Any] = {
+    "pattern": f"^{TENANT_ID.pattern}$",
+    "maxLength": MAX_TENANT_ID_LENGTH,
+}
+
+
+def answers(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI `responses` entry for an error answer."""
+    return {status: {"model": ErrorBody, "description": description}}
+
+
+BAD_ID = answers(400, "Malformed tenant id (the detail names the rule), or an unreadable body")
+RESERVED = "a name PostgreSQL or this app reserves"
 
 
 @contextmanager
@@ -37,12 +54,12 @@ def as_http() -> Iterator[None]:
     """The manager's errors as HTTP answers (the manager itself knows nothing of HTTP)."""
     try:
         yield
-    except (InvalidTenantId, DropNotConfirmed) as error:
+    except (TenantIdTaken, TenantBusy, DropNotConfirmed) as error:
+        raise HTTPException(http.HTTP_409_CONFLICT, str(error)) from error
+    except InvalidTenantId as error:
         raise HTTPException(http.HTTP_400_BAD_REQUEST, str(error)) from error
     except TenantNotFound as error:
         raise HTTPException(http.HTTP_404_NOT_FOUND, str(error)) from error
-    except TenantBusy as error:
-        raise HTTPException(http.HTTP_409_CONFLICT, str(error)) from error
     except ProvisioningFailed as error:  # the SQL error stays in the registry, not the response
         detail = "tenant migration failed; the error is recorded in GET /tenants"
         raise HTTPException(http.HTTP_500_INTERNAL_SERVER_ERROR, detail) from error
@@ -56,7 +73,8 @@ Tenants = Annotated[TenantManager, Depends(tenant_manager)]
 
 
 async def tenant_database(
-    tenants: Tenants, tenant_id: Annotated[str, Header(alias="X-Tenant-ID")]
+    tenants: Tenants,
+    tenant_id: Annotated[str, Header(alias="X-Tenant-ID", json_schema_extra=TENANT_ID_SHAPE)],
 ) -> ServiceDatabase:
     """The database of the tenant named by the X-Tenant-ID header."""
     with as_http():
@@ -68,10 +86,18 @@ TenantDatabase = Annotated[ServiceDatabase, Depends(tenant_database)]
 
 
 class TenantIn(BaseModel):
-    tenant_id: str  # validated by the manager, which explains what is wrong with it
+    tenant_id: str = Field(json_schema_extra=TENANT_ID_SHAPE)
 
 
-@router.post("/tenants", status_code=http.HTTP_201_CREATED, tags=["tenants"])
+@router.post(
+    "/tenants",
+    status_code=http.HTTP_201_CREATED,
+    tags=["tenants"],
+    responses={200: {"model": Tenant, "description": "Already active"}}
+    | BAD_ID
+    | answers(409, f"The id is {RESERVED}, or the tenant is being dropped")
+    | answers(500, "A tenant migration failed (the error is in GET /tenants)"),
+)
 async def provision_tenant(body: TenantIn, tenants: Tenants, response: Response) -> Tenant:
     """201 when this request created the tenant, 200 when it was already active."""
     with as_http():
@@ -86,16 +112,34 @@ async def list_tenants(tenants: Tenants) -> list[Tenant]:
     return await tenants.list_tenants()
 
 
-@router.delete("/tenants/{tenant_id}", status_code=http.HTTP_204_NO_CONTENT, tags=["tenants"])
+@router.delete(
+    "/tenants/{tenant_id}",
+    status_code=http.HTTP_204_NO_CONTENT,
+    tags=["tenants"],
+    responses=BAD_ID
+    | answers(404, "No such tenant")
+    | answers(409, f"confirm is not the tenant id, or the id is {RESERVED}"),
+)
 async def drop_tenant(
-    tenant_id: str,
-    confirm: Annotated[str, Query(description="the tenant id again")],
+    tenant_id: Annotated[str, Path(json_schema_extra=TENANT_ID_SHAPE)],
+    confirm: Annotated[
+        str, Query(description="The tenant id again", json_schema_extra=TENANT_ID_SHAPE)
+    ],
     tenants: Tenants,
 ) -> Response:
     """Drop the tenant's schema with all its data, and its registry row."""
     with as_http():
         await tenants.drop(tenant_id, confirm=confirm)
     return Response(status_code=http.HTTP_204_NO_CONTENT)
+
+
+# Every /notes route: the header's tenant may be malformed, reserved or unknown (and so may
+# the note: 404 covers both).
+TENANT_ERRORS = (
+    BAD_ID
+    | answers(409, f"The tenant id is {RESERVED}")
+    | answers(404, "No active tenant with this id, or no such note")
+)
 
 
 class NoteIn(BaseModel):
@@ -113,7 +157,7 @@ def note_not_found(note_id: int) -> HTTPException:
     return HTTPException(http.HTTP_404_NOT_FOUND, f"note {note_id} not found")
 
 
-@router.post("/notes", status_code=http.HTTP_201_CREATED, tags=["notes"])
+@router.post("/notes", status_code=http.HTTP_201_CREATED, tags=["notes"], responses=TENANT_ERRORS)
 async def create_note(note: NoteIn, db: TenantDatabase) -> Note:
     row = await db.fetch_one(
         "INSERT INTO {{tables.notes}} (title, body) VALUES ($1, $2) RETURNING *",
@@ -123,7 +167,7 @@ async def create_note(note: NoteIn, db: TenantDatabase) -> Note:
     return Note.model_validate(row)
 
 
-@router.get("/notes", tags=["notes"])
+@router.get("/notes", tags=["notes"], responses=TENANT_ERRORS)
 async def list_notes(
     db: TenantDatabase,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -135,7 +179,7 @@ async def list_notes(
     return [Note.model_validate(row) for row in rows]
 
 
-@router.get("/notes/{note_id}", tags=["notes"])
+@router.get("/notes/{note_id}", tags=["notes"], responses=TENANT_ERRORS)
 async def get_note(note_id: NoteId, db: TenantDatabase) -> Note:
     row = await db.fetch_one("SELECT * FROM {{tables.notes}} WHERE id = $1", note_id)
     if row is None:
@@ -143,7 +187,7 @@ async def get_note(note_id: NoteId, db: TenantDatabase) -> Note:
     return Note.model_validate(row)
 
 
-@router.put("/notes/{note_id}", tags=["notes"])
+@router.put("/notes/{note_id}", tags=["notes"], responses=TENANT_ERRORS)
 async def update_note(note_id: NoteId, note: NoteIn, db: TenantDatabase) -> Note:
     row = await db.fetch_one(
         "UPDATE {{tables.notes}} SET title = $2, body = $3, updated_at = now()"
@@ -157,7 +201,12 @@ async def update_note(note_id: NoteId, note: NoteIn, db: TenantDatabase) -> Note
     return Note.model_validate(row)
 
 
-@router.delete("/notes/{note_id}", status_code=http.HTTP_204_NO_CONTENT, tags=["notes"])
+@router.delete(
+    "/notes/{note_id}",
+    status_code=http.HTTP_204_NO_CONTENT,
+    tags=["notes"],
+    responses=TENANT_ERRORS,
+)
 async def delete_note(note_id: NoteId, db: TenantDatabase) -> Response:
     deleted = await db.fetch_value(
         "DELETE FROM {{tables.notes}} WHERE id = $1 RETURNING id", note_id
