@@ -126,6 +126,16 @@ CHECKS: dict[str, Check] = {
 }
 
 
-@pytest.mark.parametrize("name", [n for n, c in CHECKS.items() if isinstance(c, Run)])
+SMOKE = ("tenant-manager",)  # also run against a self-provisioned server in CI
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.smoke] if n in SMOKE else [])
+        for n, c in CHECKS.items()
+        if isinstance(c, Run)
+    ],
+)
 def test_block_runs_as_the_companion_says(name: str, fresh_database_url: str) -> None:
     execute(CHECKS[name], fresh_database_url)

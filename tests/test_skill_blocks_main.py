@@ -244,6 +244,12 @@ CHECKS: dict[str, Check] = {
         "    ' WHERE datname = current_database() AND pid <> pg_backend_pid()')\n"
         "assert leaked == 2, leaked  # the pool's min_connections, still open",
     ),
+    "wrong-disconnect": Run(
+        MISTAKE_SETUP,
+        B("wrong-disconnect"),
+        "assert await backends() == 2 and not pool._closed\n"
+        "assert await users.fetch_value('SELECT 1') == 1  # still open and serving",
+    ),
     "wrong-unqualified-sql": Run(
         MISTAKE_SETUP,
         "await SchemaManager(users).ensure_schema_exists()\n"
@@ -291,29 +297,6 @@ CHECKS: dict[str, Check] = {
             "Cannot call connect() when using an external pool",
         ),
     ),
-    "wrong-relative-path": Run(
-        MISTAKE_SETUP,
-        "os.chdir(MIGRATIONS.parent.parent)  # the process started somewhere else",
-        B("wrong-relative-path"),
-        "assert result['status'] == 'up_to_date' and result['applied'] == [], result\n"
-        "assert await pool.fetchval(\"SELECT to_regclass('users.users')\") is None",
-    ),
-    "wrong-reserved-schema": Run(
-        MISTAKE_SETUP,
-        Fails(
-            B("wrong-reserved-schema"),
-            "asyncpg.exceptions.PostgresSyntaxError",
-            'syntax error at or near "user"',
-        ),
-        Fails(
-            "upper = AsyncDatabaseManager(pool=pool, schema='Users')\n"
-            "await SchemaManager(upper).ensure_schema_exists()\n"
-            "await AsyncMigrationManager(upper, migrations_path=str(MIGRATIONS / 'users'),\n"
-            "                            module_name='Users').apply_pending_migrations()",
-            "asyncpg.exceptions.InvalidSchemaNameError",
-            'schema "users" does not exist',
-        ),
-    ),
     "wrong-singleton": Run(
         MISTAKE_SETUP,
         B("wrong-singleton"),
@@ -337,6 +320,16 @@ CHECKS: dict[str, Check] = {
 }
 
 
-@pytest.mark.parametrize("name", [n for n, c in CHECKS.items() if isinstance(c, Run)])
+SMOKE = ("fastapi-routes", "setup-migrate")  # also run against a self-provisioned server in CI
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.smoke] if n in SMOKE else [])
+        for n, c in CHECKS.items()
+        if isinstance(c, Run)
+    ],
+)
 def test_block_runs_as_the_skill_says(name: str, fresh_database_url: str) -> None:
     execute(CHECKS[name], fresh_database_url)

@@ -56,6 +56,29 @@ CHECKS: dict[str, Check] = {
         ),
     ),
     "migrations-own-pool": Run(MIGRATIONS_SETUP, B("migrations-own-pool")),
+    "wrong-relative-path": Run(
+        MIGRATIONS_SETUP,
+        "os.chdir(MIGRATIONS.parent.parent)  # the process started somewhere else",
+        B("wrong-relative-path"),
+        "assert result['status'] == 'up_to_date' and result['applied'] == [], result\n"
+        "assert await pool.fetchval(\"SELECT to_regclass('users.users')\") is None",
+    ),
+    "wrong-reserved-schema": Run(
+        MIGRATIONS_SETUP,
+        Fails(
+            B("wrong-reserved-schema"),
+            "asyncpg.exceptions.PostgresSyntaxError",
+            'syntax error at or near "user"',
+        ),
+        Fails(
+            "upper = AsyncDatabaseManager(pool=pool, schema='Audit')\n"
+            "await SchemaManager(upper).ensure_schema_exists()\n"
+            "await AsyncMigrationManager(upper, migrations_path=str(MIGRATIONS / 'users'),\n"
+            "                            module_name='Audit').apply_pending_migrations()",
+            "asyncpg.exceptions.InvalidSchemaNameError",
+            'schema "audit" does not exist',
+        ),
+    ),
     # references/fastapi.md: excerpts of the generated project, run by its own suite.
     "template-service-schema": SameAs("src/acme_api/services/users/schema.py"),
     "template-services-registry": SameAs("src/acme_api/services/__init__.py"),
