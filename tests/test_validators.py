@@ -211,6 +211,7 @@ def copier_reserved_words() -> set[str]:
     return set(yaml.safe_load(config["pg_reserved_words"]["default"]))
 
 
+@pytest.mark.smoke
 async def test_copier_yml_lists_every_reserved_word_of_the_server(pg_server) -> None:
     reserved = await server_keywords(pg_server.dsn, ("R", "T"))
     assert len(reserved) > 80  # the query really returned the keyword table
@@ -265,6 +266,7 @@ def items_migration(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("schema", ["order", "user", "group", "select", "current_user"])
 async def test_reserved_words_really_break_pgdbm_tracking_sql(
     fresh_database_url: str, items_migration: Path, schema: str
