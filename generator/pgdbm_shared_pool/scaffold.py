@@ -312,7 +312,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "new",
         help="create a project from the template (copier copy, non-interactive)",
         description="Render the copier template into DEST. Answers are checked by copier.yml's "
-        "validators before anything is written; on error DEST is left as it was.",
+        "validators before anything is written; on error DEST is left as it was. From a git "
+        "checkout the template is its HEAD, uncommitted edits included.",
     )
     new.add_argument("dest", type=Path, metavar="DEST", help="new or empty folder")
     new.add_argument(
