@@ -42,10 +42,10 @@ def bouncer_ini(project: Path) -> configparser.ConfigParser:
     return ini
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=[False, True], ids=["services", "tenants"])
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("pgbouncer") / "project"
-    render(dest, services=SERVICES, pooler="pgbouncer")
+    render(dest, services=SERVICES, use_tenants=request.param, pooler="pgbouncer")
     return dest
 
 
