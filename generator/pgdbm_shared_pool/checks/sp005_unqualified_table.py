@@ -125,9 +125,10 @@ def check(project: Project) -> Iterator[Hit]:
                 continue
             assert isinstance(call.func, ast.Attribute)  # query_argument checked it
             receiver = module.value_of(call.func.value)
-            # Own-pool managers keep a normal search_path, so unqualified names still resolve.
             if receiver is None or receiver.kind != "manager" or receiver.pool_based is False:
-                continue
+                continue  # own-pool managers keep a normal search_path: unqualified names resolve
+            if module.source.is_test and not receiver.pool_based:
+                continue  # test fixtures (pgdbm's own among them) often yield own-pool managers
             for statement in _sql.statements(_sql.tokenize(query.value)):
                 for token in _sql.unqualified_tables(statement):
                     yield module.source.string_hit(query, token.offset, _message(token))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from ..names import schema_name_problem
-from ._ast import MANAGER, string_value
+from ._ast import CONFIG, MANAGER, string_value
 from ._core import Hit, Project, PythonSource
 
 CODE = "SP012"
@@ -56,15 +57,20 @@ def stats_database(url: str) -> AsyncDatabaseManager:
 ]
 
 
+_WORD = re.compile(r"[^\s]+")
+
+
 def check(project: Project) -> Iterator[Hit]:
     for module in project.modules():
         for call in module.calls:
-            for node in _schema_arguments(call, exact=module.pgdbm_class(call.func) == MANAGER):
-                yield from _problem(module.source, node)
+            kind = module.pgdbm_class(call.func)
+            names_a_schema = kind in (MANAGER, CONFIG)
+            for node in _schema_arguments(call, exact=kind == MANAGER):
+                yield from _problem(module.source, node, certain=names_a_schema)
         for target, value, statement in module.assignments:
             at_module_level = module.parents.get(statement) is module.source.tree
             if isinstance(target, ast.Name) and target.id == "SCHEMA" and at_module_level:
-                yield from _problem(module.source, value)
+                yield from _problem(module.source, value, certain=False)
 
 
 def _schema_arguments(call: ast.Call, *, exact: bool) -> Iterator[ast.expr]:
@@ -74,10 +80,13 @@ def _schema_arguments(call: ast.Call, *, exact: bool) -> Iterator[ast.expr]:
         yield call.args[2]
 
 
-def _problem(source: PythonSource, node: ast.expr | None) -> Iterator[Hit]:
+def _problem(source: PythonSource, node: ast.expr | None, *, certain: bool) -> Iterator[Hit]:
+    """`certain`: pgdbm takes the string as a schema; elsewhere only word-like strings count
+    (a `SCHEMA = "CREATE TABLE ..."` constant is DDL, not a schema name)."""
     name = string_value(node)
     # public is a valid (if unusual) schema for a manager; names.py rejects it as a *service* name.
-    if name is not None and name != "public":
-        problem = schema_name_problem(name)
-        if problem is not None:
-            yield source.hit(node, f"schema {problem}")  # type: ignore[arg-type]
+    if name is None or name == "public" or not (certain or _WORD.fullmatch(name)):
+        return
+    problem = schema_name_problem(name)
+    if problem is not None:
+        yield source.hit(node, f"schema {problem}")  # type: ignore[arg-type]
