@@ -79,8 +79,13 @@ class PythonSource:
         )
 
     def hit(self, node: ast.AST, message: str | None = None) -> Hit:
-        line = node.lineno  # type: ignore[attr-defined]
-        return Hit(self, line, self.column(line, node.col_offset) + 1, message)  # type: ignore[attr-defined]
+        line: int = node.lineno  # type: ignore[attr-defined]
+        column = self.column(line, node.col_offset) + 1  # type: ignore[attr-defined]
+        # No comment fits inside a multi-line string: its noqa goes after the closing quotes.
+        is_string = isinstance(node, ast.JoinedStr) or (
+            isinstance(node, ast.Constant) and isinstance(node.value, str)
+        )
+        return Hit(self, line, column, message, node.end_lineno if is_string else None)  # type: ignore[attr-defined]
 
     def column(self, line: int, byte_offset: int) -> int:
         """AST columns count UTF-8 bytes; findings count characters."""
