@@ -247,10 +247,10 @@ def test_noqa_for_a_multi_line_string_goes_after_it(tmp_path: Path) -> None:
 
 def test_noqa_for_a_multi_line_f_string_goes_after_it(tmp_path: Path) -> None:
     source = 'async def drop(connection, table):\n    await connection.execute(f"""\n'
-    source += '        DROP TABLE {table}\n    """)  {comment}\n'
-    path = write(tmp_path, "app.py", source.format(comment=""))
+    source += '        DROP TABLE {table}\n    """)  COMMENT\n'
+    path = write(tmp_path, "app.py", source.replace("COMMENT", ""))
     assert [(f.code, f.line) for f in check_paths([path])] == [("SP007", 2)]
-    write(tmp_path, "app.py", source.format(comment="# noqa: SP007"))
+    write(tmp_path, "app.py", source.replace("COMMENT", "# noqa: SP007"))
     assert check_paths([path]) == []
 
 
