@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pgdbm_shared_pool.checks import all_rules, check_paths
+from pgdbm_shared_pool.checks import Finding, all_rules, check_paths
 from pgdbm_shared_pool.checks._core import example_project, run_rules
 from pgdbm_shared_pool.checks._sql import statements, tokenize, unqualified_tables
 from pgdbm_shared_pool.checks.reference import rules_markdown
@@ -151,7 +151,7 @@ def write(root: Path, relative: str, text: str) -> Path:
     return path
 
 
-def codes(findings: list) -> list[tuple[str, str, int]]:
+def codes(findings: list[Finding]) -> list[tuple[str, str, int]]:
     return [(Path(f.path).name, f.code, f.line) for f in findings]
 
 
@@ -207,6 +207,35 @@ async def lifespan(app, config):
     assert codes(check_paths([tmp_path])) == [
         ("routes.py", "SP005", 11),
         ("routes.py", "SP009", 15),
+    ]
+
+
+def test_managers_through_app_state_containers_and_transactions(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "app.py",
+        """\
+from fastapi import FastAPI, Request
+from pgdbm import AsyncDatabaseManager as Manager
+
+app = FastAPI()
+
+
+async def setup(pool):
+    app.state.dbs = {name: Manager(pool=pool, schema=name) for name in ("users", "orders")}
+
+
+@app.get("/x")
+async def x(request: Request):
+    db = request.app.state.dbs["users"]
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO users (email) VALUES ($1)", "a")
+    return await request.app.state.dbs["orders"].fetch_all("SELECT * FROM orders")
+""",
+    )
+    assert [(f.code, f.line, f.column) for f in check_paths([path])] == [
+        ("SP005", 15, 39),
+        ("SP005", 16, 75),
     ]
 
 
