@@ -282,8 +282,10 @@ def test_skill_blocks(block) -> None:  # type: ignore[no-untyped-def]
     if block.language == "sql":
         project, offset = Project([], [SqlSource("migrations/block.sql", block.text)]), 0
     else:
-        text = SKILL_CONTEXT + block.text
-        project, offset = Project([PythonSource("block.py", text)], []), SKILL_CONTEXT.count("\n")
+        # A method shown on its own (indented) is checked inside a class.
+        context = SKILL_CONTEXT + ("class Excerpt:\n" if block.text[:1].isspace() else "")
+        text = context + block.text
+        project, offset = Project([PythonSource("block.py", text)], []), context.count("\n")
     found = {f.code for f in run_rules(project, all_rules()) if f.line > offset}
     named = set(re.findall(r"\bSP\d{3}\b", block.lead))
     if "WRONG" in block.text and named:

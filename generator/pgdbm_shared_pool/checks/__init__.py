@@ -117,6 +117,8 @@ def load_project(paths: Sequence[str | os.PathLike[str]]) -> tuple[Project, list
         except SyntaxError as error:
             where = f"{path}:{error.lineno or 1}:{error.offset or 1}"
             unparsable.append(f"{where}: not checked, Python cannot parse it: {error.msg}")
+        except RecursionError:
+            unparsable.append(f"{path}:1:1: not checked, nested too deeply for Python's parser")
     return Project(python, sql), unparsable
 
 

@@ -6,6 +6,7 @@ import ast
 import importlib
 import pkgutil
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -209,16 +210,26 @@ def select_rules(select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list
     ]
 
 
+# Rules recurse over expressions; anything Python's parser accepted must fit (ast.parse
+# gives up at a nesting depth of a few thousand).
+_RECURSION_LIMIT = 10_000
+
+
 def run_rules(project: Project, rules: Iterable[Rule]) -> list[Finding]:
     findings: set[Finding] = set()
-    for rule in rules:
-        for hit in rule.check(project):
-            if _silenced(hit, rule.CODE):
-                continue
-            message = hit.message or rule.MESSAGE
-            findings.add(
-                Finding(hit.source.path, hit.line, hit.column, rule.CODE, message, rule.FIX)
-            )
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
+    try:
+        for rule in rules:
+            for hit in rule.check(project):
+                if _silenced(hit, rule.CODE):
+                    continue
+                message = hit.message or rule.MESSAGE
+                findings.add(
+                    Finding(hit.source.path, hit.line, hit.column, rule.CODE, message, rule.FIX)
+                )
+    finally:
+        sys.setrecursionlimit(limit)
     return sorted(findings)
 
 

@@ -168,33 +168,29 @@ class _Interpolation:
 
 
 def _interpolated(node: ast.expr) -> list[ast.expr] | None:
-    """The values spliced into a string-building expression, or None if it builds nothing."""
+    """The values spliced into a string-building expression (each subexpression looked at
+    once), [] for a string literal, None for anything else."""
+    if isinstance(node, ast.Constant):
+        return [] if isinstance(node.value, str) else None
     if isinstance(node, ast.JoinedStr):
         return [part.value for part in node.values if isinstance(part, ast.FormattedValue)]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_text(node.left):
-        right = node.right
-        return list(right.elts) if isinstance(right, ast.Tuple) else [right]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        template = _interpolated(node.left)
+        values = node.right
+        spliced = list(values.elts) if isinstance(values, ast.Tuple) else [values]
+        return None if template is None else template + spliced
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        sides = (node.left, node.right)
-        if any(_is_text(side) for side in sides):
-            return [
-                piece
-                for side in sides
-                for piece in ([side] if not _is_text(side) else _interpolated(side) or [])
-            ]
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "format"
-        and _is_text(node.func.value)
-    ):
-        return [*node.args, *(keyword.value for keyword in node.keywords)]
+        left, right = _interpolated(node.left), _interpolated(node.right)
+        if left is None and right is None:
+            return None
+        return (left if left is not None else [node.left]) + (
+            right if right is not None else [node.right]
+        )
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        template = _interpolated(node.func.value) if node.func.attr == "format" else None
+        if template is not None:
+            return [*template, *node.args, *(keyword.value for keyword in node.keywords)]
     return None
-
-
-def _is_text(node: ast.expr) -> bool:
-    is_literal = isinstance(node, ast.Constant) and isinstance(node.value, str)
-    return is_literal or _interpolated(node) is not None
 
 
 def _literal_parts(node: ast.AST) -> list[str]:
