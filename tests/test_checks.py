@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pgdbm_shared_pool.checks import Finding, all_rules, check_paths
+from pgdbm_shared_pool.checks import Finding, all_rules, check_paths, load_project
 from pgdbm_shared_pool.checks._core import example_project, run_rules
 from pgdbm_shared_pool.checks._sql import statements, tokenize, unqualified_tables
 from pgdbm_shared_pool.checks.reference import rules_markdown
@@ -343,3 +343,16 @@ def test_rule_reference_is_rendered_from_the_rules() -> None:
     assert committed == rules_markdown(), (
         "docs/rules.md is stale: python -m pgdbm_shared_pool.checks.reference > docs/rules.md"
     )
+
+
+def test_deep_nesting_is_checked_or_reported_unparsable(tmp_path: Path) -> None:
+    def concatenation(terms: int) -> str:
+        query = " + ".join(['"SELECT "', *["x"] * terms])
+        return f"async def f(db, x):\n    await db.execute({query})\n"
+
+    deep = write(tmp_path, "deep.py", concatenation(2000))
+    assert [f.code for f in check_paths([deep])] == ["SP007"]
+    too_deep = write(tmp_path, "too_deep.py", concatenation(20_000))
+    project, unparsable = load_project([too_deep])
+    assert project.python == []
+    assert unparsable == [f"{too_deep}:1:1: not checked, nested too deeply for Python's parser"]

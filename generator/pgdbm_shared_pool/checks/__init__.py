@@ -24,7 +24,7 @@ from ._core import (
     select_rules,
 )
 
-__all__ = ["Finding", "Rule", "all_rules", "check_paths", "register"]
+__all__ = ["Finding", "Rule", "all_rules", "check_paths", "load_project", "register"]
 
 SKIPPED_DIRS = frozenset(
     {".venv", "venv", "__pycache__", ".git", "node_modules", "build", "dist", ".tox"}
