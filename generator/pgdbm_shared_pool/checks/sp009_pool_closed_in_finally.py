@@ -98,6 +98,19 @@ async def pool_accepted(config) -> bool:
     await pool.close()  # nothing in between can fail
     return True
 """,
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def compare(configs, measure) -> None:
+    pools = [await AsyncDatabaseManager.create_shared_pool(config) for config in configs]
+    managers = [AsyncDatabaseManager(pool=pool, schema="bench") for pool in pools]
+    try:
+        await measure(managers)
+    finally:
+        for pool in pools:
+            await pool.close()
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -136,9 +149,17 @@ async def serve(config, migrate_all, serve_forever) -> None:
 ]
 
 _CLOSE_METHODS = frozenset({"close", "terminate"})
-# What can leave a block early: anything that may raise or suspend, and jumps.
-_INTERRUPTIONS: tuple[type[ast.AST], ...] = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
-_INTERRUPTIONS += (ast.Return, ast.Raise, ast.Break, ast.Continue)
+# What leaves a block early in practice: I/O that fails (awaits), suspension, jumps. Plain
+# calls between creating the pool and its try (building managers) are let through.
+_INTERRUPTIONS = (
+    ast.Await,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Return,
+    ast.Raise,
+    ast.Break,
+    ast.Continue,
+)
 _EXIT_STACK_METHODS = frozenset(
     {"push_async_callback", "callback", "push_async_exit", "enter_async_context"}
 )
@@ -185,9 +206,7 @@ def _problem(module: ModuleFacts, creation: ast.Call, closers: set[str]) -> str 
         if _follows_directly(module, statement, _statement(module, close)):
             return None  # created and closed with nothing in between that could fail
     if any(module.in_finally(close, function) for close, _ in closes):
-        return (
-            "work between create_shared_pool and the try whose finally closes the pool can leak it"
-        )
+        return "an await between create_shared_pool and the try whose finally closes it can leak it"
     return "the shared pool is closed only when nothing fails: close it in `finally`"
 
 
@@ -209,6 +228,12 @@ def _aliases(
         (dotted(target), dotted(value) if value is not None else None)
         for target, value, stmt in module.assignments
         if module.enclosing_function(stmt) is function
+    ]
+    # for pool in pools: ...  (pools created in a comprehension, closed in a loop)
+    assignments += [
+        (dotted(node.target), dotted(node.iter))
+        for node in ast.walk(function)
+        if isinstance(node, ast.For | ast.AsyncFor)
     ]
     grew = True
     while grew:
