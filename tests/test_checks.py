@@ -356,3 +356,25 @@ def test_deep_nesting_is_checked_or_reported_unparsable(tmp_path: Path) -> None:
     project, unparsable = load_project([too_deep])
     assert project.python == []
     assert unparsable == [f"{too_deep}:1:1: not checked, nested too deeply for Python's parser"]
+
+
+def test_pools_in_a_list_closed_in_a_loop(tmp_path: Path) -> None:
+    """Several pools on purpose (a benchmark): SP001 says so, SP009 sees them closed."""
+    path = write(
+        tmp_path,
+        "bench.py",
+        """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def compare(configs, measure) -> None:
+    pools = [await AsyncDatabaseManager.create_shared_pool(config) for config in configs]
+    managers = [AsyncDatabaseManager(pool=pool, schema="bench") for pool in pools]
+    try:
+        await measure(managers)
+    finally:
+        for pool in pools:
+            await pool.close()
+""",
+    )
+    assert [(f.code, f.line) for f in check_paths([path])] == [("SP001", 5)]

@@ -98,19 +98,6 @@ async def pool_accepted(config) -> bool:
     await pool.close()  # nothing in between can fail
     return True
 """,
-    """\
-from pgdbm import AsyncDatabaseManager
-
-
-async def compare(configs, measure) -> None:
-    pools = [await AsyncDatabaseManager.create_shared_pool(config) for config in configs]
-    managers = [AsyncDatabaseManager(pool=pool, schema="bench") for pool in pools]
-    try:
-        await measure(managers)
-    finally:
-        for pool in pools:
-            await pool.close()
-""",
 ]
 BAD_EXAMPLES = [
     """\
