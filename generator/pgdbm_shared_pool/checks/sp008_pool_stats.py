@@ -79,10 +79,9 @@ def check(project: Project) -> Iterator[Hit]:
                 continue
             receiver = call.func.value
             value = module.value_of(receiver)
-            # Untyped receivers named like a pool (shared_pool, app.state.pool) are pools.
-            if (
-                (value.kind == "pool")
-                if value is not None
-                else "pool" in (simple_name(receiver) or "").lower()
-            ):
+            if value is not None:
+                is_pool = value.kind == "pool"
+            else:  # untyped: named like a pool (shared_pool, app.state.pool), it is one
+                is_pool = "pool" in (simple_name(receiver) or "").lower()
+            if is_pool:
                 yield module.source.hit(call)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from pathlib import PurePosixPath, PureWindowsPath
 
-from ._ast import MIGRATION_MANAGER, keyword
+from ._ast import MIGRATION_MANAGER, keyword, string_value
 from ._core import Hit, Project
 
 CODE = "SP010"
@@ -94,6 +95,7 @@ def _relative(path: ast.expr) -> bool:
         if not path.values or not isinstance(path.values[0], ast.Constant):
             return False
         path = path.values[0]
-    if isinstance(path, ast.Constant) and isinstance(path.value, str):
-        return not path.value.startswith(("/", "\\\\")) and path.value[1:3] not in (":\\\\", ":/")
-    return False
+    text = string_value(path)
+    if text is None:
+        return False
+    return not (PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute())
