@@ -73,10 +73,8 @@ def bouncer(pg_server: Any, project: Path, app_role: str) -> Iterator[PgBouncer]
     if pgbouncer_binary() is None:
         pytest.fail(MISSING_PGBOUNCER)
     settings = bouncer_ini(project)["pgbouncer"]
-    server = urlsplit(pg_server.dsn)
-    with PgBouncer(
-        server.hostname or "127.0.0.1",
-        server.port or 5432,
+    with PgBouncer.in_front_of(
+        pg_server.dsn,
         pool_mode=settings["pool_mode"],
         ignore_startup_parameters=settings["ignore_startup_parameters"].split(","),
         users=(app_role,),
@@ -92,6 +90,7 @@ def test_generated_suite_passes_through_pgbouncer(
         project,
         pg_server.dsn,
         "-rA",
+        TEST_POSTGRES_PROVIDERS="env",  # the server the bouncer is in front of, no other
         TEST_PGBOUNCER_URL=bouncer.dsn_for("postgres", user=app_role),
     )
     output = result.stdout + result.stderr
