@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Protocol
 
 from . import _sql
-from ._ast import ModuleFacts
+from ._module import ModuleFacts
 from ._project import ProjectFacts
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from ._ast import MANAGER, PGDBM_CLASSES, ModuleFacts, is_create_shared_pool
+from ._ast import MANAGER, PGDBM_CLASSES, is_create_shared_pool
+from ._module import ModuleFacts
 
 
 class ProjectFacts:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import FUNCTION_NODES, LOOPS, ModuleFacts, is_create_shared_pool
+from ._ast import FUNCTION_NODES, LOOPS, is_create_shared_pool
 from ._core import Hit, Project
+from ._module import ModuleFacts
 
 CODE = "SP001"
 NAME = "one-pool-per-process"

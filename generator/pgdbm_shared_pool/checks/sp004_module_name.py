@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import FUNCTION_NODES, LOOPS, MIGRATION_MANAGER, ModuleFacts, keyword, string_value
+from ._ast import FUNCTION_NODES, LOOPS, MIGRATION_MANAGER, keyword, string_value
 from ._core import Hit, Project
+from ._module import ModuleFacts
 
 CODE = "SP004"
 NAME = "module-name-per-migration-set"

@@ -6,8 +6,9 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ._ast import ModuleFacts, simple_name
+from ._ast import simple_name
 from ._core import Hit, Project
+from ._module import ModuleFacts
 
 CODE = "SP006"
 NAME = "schema-reassigned"

@@ -6,15 +6,9 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ._ast import (
-    ASYNCPG_QUERY_METHODS,
-    QUERY_METHODS,
-    ModuleFacts,
-    Scope,
-    query_argument,
-    simple_name,
-)
+from ._ast import ASYNCPG_QUERY_METHODS, QUERY_METHODS, Scope, query_argument, simple_name
 from ._core import Hit, Project
+from ._module import ModuleFacts
 
 CODE = "SP007"
 NAME = "sql-built-from-values"

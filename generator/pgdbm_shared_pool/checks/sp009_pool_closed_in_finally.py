@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import ModuleFacts, dotted, is_create_shared_pool, simple_name
+from ._ast import dotted, is_create_shared_pool, simple_name
 from ._core import Hit, Project
+from ._module import ModuleFacts
 
 CODE = "SP009"
 NAME = "pool-closed-in-finally"
