@@ -41,10 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check",
         help="lint a project that uses pgdbm's shared pool (the skill's checklist as rules)",
         description=(
-            "Report pgdbm shared-pool mistakes as `path:line:col: CODE message`. "
-            "Silence one with `# noqa: CODE` (`-- noqa: CODE` in .sql). "
-            "Exit codes: 0 clean, 1 findings, 2 usage error."
+            "Report pgdbm shared-pool mistakes as `path:line:col: CODE message` with a fix hint.\n"
+            "Silence one with `# noqa: CODE` (`-- noqa: CODE` in .sql).\n"
+            "Exit codes: 0 clean, 1 findings (or a file Python cannot parse), 2 usage error."
         ),
+        epilog="rules:\n" + "\n".join(f"  {r.CODE}  {r.MESSAGE}" for r in all_rules()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "paths",
