@@ -163,6 +163,22 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def paired_ratio(
+    samples: Sequence[Any], baseline: Sequence[Any], key: str | None = None
+) -> dict[str, float]:
+    """Median, min and max of the per-round ratios samples[i] / baseline[i] (of `key`):
+    each pair ran in the same round, back to back, on the same machine state."""
+    values = [
+        (s if key is None else s[key]) / (b if key is None else b[key])
+        for s, b in zip(samples, baseline, strict=True)
+    ]
+    return {"median": median(values), "min": min(values), "max": max(values)}
+
+
+def show_ratio(ratio: dict[str, float]) -> str:
+    return f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})"
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -25,6 +25,7 @@ from _common import (
     interleaved,
     machine_facts,
     median,
+    paired_ratio,
     parse_args,
     percentile,
     postgres_admin_dsn,
@@ -34,6 +35,7 @@ from _common import (
     run_in_loop,
     scratch_database,
     seed_items,
+    show_ratio,
     write_results,
 )
 
@@ -158,13 +160,8 @@ def main() -> None:
     ratios = {}
     for mode in MODES:
         backends = summary[mode]["peak_backends"] / summary[BASELINE]["peak_backends"]
-        throughput = median(
-            [
-                run["ops_per_s"] / base["ops_per_s"]
-                for run, base in zip(runs[mode], runs[BASELINE], strict=True)
-            ]
-        )
-        met = backends <= 1 / 3 and throughput >= 0.95
+        throughput = paired_ratio(runs[mode], runs[BASELINE], "ops_per_s")
+        met = backends <= 1 / 3 and throughput["median"] >= 0.95
         ratios[mode] = {"peak_backends": backends, "throughput": throughput, "target_met": met}
     print_table(
         f"5 services, one hot at a time ({phase_seconds} s each), median of {rounds} runs per mode",
@@ -173,7 +170,7 @@ def main() -> None:
         [
             [mode, int(s["peak_backends"]), s["ops_per_s"], s["trickle_p50_ms"],
              s["trickle_p99_ms"], f"{ratios[mode]['peak_backends']:.2f}x",
-             f"{ratios[mode]['throughput']:.3f}x",
+             show_ratio(ratios[mode]["throughput"]),
              "-" if mode == BASELINE else "met" if ratios[mode]["target_met"] else "NOT met"]
             for mode, s in summary.items()
         ],

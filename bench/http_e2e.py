@@ -7,9 +7,13 @@ Servers (one uvicorn worker each, access log on as uvicorn defaults, pools of ma
   (a) by hand    raw asyncpg, --loop asyncio --http h11: what `pip install fastapi uvicorn`
                  runs (uvicorn without [standard] has neither uvloop nor httptools)
   (b) same stack raw asyncpg, --loop uvloop --http httptools: the pattern's whole cost
+  pattern + ...  the generated app with bench/proposed.py's changes patched in
+                 (bench/proposed_app.py): async dependency; and ServiceDatabase as well
 
 Targets: pattern / (a) >= 1.0x and pattern / (b) >= 0.95x in requests/s. Each wrk run is
-bounded by time (-d) and by a per-request timeout; runs alternate between servers.
+bounded by time (-d) and by a per-request timeout; runs alternate between servers. The
+server's CPU time per request (from /proc) is reported too: on a busy machine it is far
+steadier than requests/s.
 Needs wrk (Debian/Ubuntu: apt-get install wrk).
 
     python bench/http_e2e.py [--quick] [--dsn DSN]
@@ -29,6 +33,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from _common import (
     interleaved,
     machine_facts,
     median,
+    paired_ratio,
     parse_args,
     postgres_admin_dsn,
     print_table,
@@ -45,16 +51,20 @@ from _common import (
     rendered_project,
     scratch_database,
     seed_items,
+    show_ratio,
     write_results,
 )
 
 FAST_STACK = ("--loop", "uvloop", "--http", "httptools")
-SERVERS = {  # name -> (app, uvicorn options)
-    "pattern": (f"{PACKAGE}.main:app", FAST_STACK),
-    "(a) by hand": ("handwritten_app:app", ("--loop", "asyncio", "--http", "h11")),
-    "(b) same stack": ("handwritten_app:app", FAST_STACK),
+SERVERS = {  # name -> (app, uvicorn options, BENCH_FIXES for proposed_app)
+    "pattern": (f"{PACKAGE}.main:app", FAST_STACK, ""),
+    "pattern + async dependency": ("proposed_app:app", FAST_STACK, "dependency"),
+    "pattern + both fixes": ("proposed_app:app", FAST_STACK, "dependency,database"),
+    "(a) by hand": ("handwritten_app:app", ("--loop", "asyncio", "--http", "h11"), ""),
+    "(b) same stack": ("handwritten_app:app", FAST_STACK, ""),
 }
-TARGETS = {"(a) by hand": 1.0, "(b) same stack": 0.95}
+BASELINES = {"(a) by hand": 1.0, "(b) same stack": 0.95}  # baseline -> target for the pattern
+PATTERNS = ("pattern", "pattern + async dependency", "pattern + both fixes")
 CONCURRENCIES = (10, 100)
 ROWS = 1000
 ITEM_ID = 500
@@ -67,11 +77,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before serving {url}")
+            raise RuntimeError(
+                f"server exited with {process.returncode} before serving {url}:\n"
+                + log.read_text()[-3000:]
+            )
         with (
             contextlib.suppress(OSError, urllib.error.URLError),
             urllib.request.urlopen(url, timeout=1) as response,
@@ -82,26 +97,44 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
     raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str  # of the item every request reads
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def uvicorn_servers(project: Path, dsn: str) -> Iterator[dict[str, str]]:
-    """Start every server on its own port; yields name -> URL of the item."""
+def uvicorn_servers(project: Path, dsn: str) -> Iterator[dict[str, Server]]:
+    """Start every server on its own port; yields name -> Server."""
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
         "PYTHONPATH": os.pathsep.join([str(project / "src"), str(BENCH_DIR)]),
     }
-    processes, urls = [], {}
+    processes, servers = [], {}
     try:
-        for name, (app, options) in SERVERS.items():
+        for name, (app, options, fixes) in SERVERS.items():
             port = free_port()
             command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), *options]
-            process = subprocess.Popen(
-                command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
+            log = project / f"server-{port}.log"  # uvicorn's errors (access log: stdout)
+            with log.open("wb") as stderr:  # the child keeps its own copy of the descriptor
+                process = subprocess.Popen(
+                    command,
+                    cwd=project,
+                    env={**env, "BENCH_FIXES": fixes},
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                )
             processes.append(process)
-            urls[name] = f"http://127.0.0.1:{port}/users/items/{ITEM_ID}"
-            wait_until_serving(urls[name], process)
-        yield urls
+            servers[name] = Server(f"http://127.0.0.1:{port}/users/items/{ITEM_ID}", process.pid)
+            wait_until_serving(servers[name].url, process, log)
+        yield servers
     finally:
         for process in processes:
             process.terminate()
@@ -130,6 +163,7 @@ def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)$", output, flags=re.MULTILINE)
     return {
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),  # type: ignore[union-attr]
         "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
         "p50_ms": _ms(latency["50"]),
         "p99_ms": _ms(latency["99"]),
@@ -138,11 +172,20 @@ def wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
     }
 
 
+def load(server: Server, connections: int, seconds: float) -> dict[str, Any]:
+    """One wrk run, plus the server's own CPU time per request: unlike requests/s, that
+    barely depends on what else the machine is doing."""
+    cpu = cpu_seconds(server.pid)
+    result = wrk(server.url, connections, seconds)
+    cpu = cpu_seconds(server.pid) - cpu
+    return {**result, "server_cpu_us_per_request": cpu / max(1, result["requests"]) * 1e6}
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     if shutil.which("wrk") is None:
         sys.exit("http_e2e needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)")
-    rounds, seconds = (1, 2) if args.quick else (4, 5)
+    rounds, seconds = (1, 2) if args.quick else (5, 5)
     with (
         postgres_admin_dsn(args.dsn) as admin_dsn,
         rendered_project() as project,
@@ -153,43 +196,69 @@ def main() -> None:
         facts = machine_facts(admin_dsn)
         asyncio.run(migrate(project_settings(dsn)))
         asyncio.run(seed_items(dsn, "users", ROWS))
-        with uvicorn_servers(project, dsn) as urls:
-            for url in urls.values():
-                wrk(url, max(CONCURRENCIES), 1)  # warm-up: every pool at full size
+        with uvicorn_servers(project, dsn) as servers:
+            for server in servers.values():
+                wrk(server.url, max(CONCURRENCIES), 1)  # warm-up: every pool at full size
             keys = [(c, name) for c in CONCURRENCIES for name in SERVERS]
-            runs = interleaved(keys, rounds, lambda key: wrk(urls[key[1]], key[0], seconds))
+            runs = interleaved(keys, rounds, lambda key: load(servers[key[1]], key[0], seconds))
 
     rows: list[dict[str, Any]] = []
     for concurrency in CONCURRENCIES:
-        pattern = runs[(concurrency, "pattern")]
         for name in SERVERS:
             samples = runs[(concurrency, name)]
-            pairs = zip(pattern, samples, strict=True)  # same round: same machine state
-            ratio = median([p["requests_per_s"] / s["requests_per_s"] for p, s in pairs])
-            rows.append(
-                {
-                    "concurrency": concurrency,
-                    "server": name,
-                    "requests_per_s": median([s["requests_per_s"] for s in samples]),
-                    "p50_ms": median([s["p50_ms"] for s in samples]),
-                    "p99_ms": median([s["p99_ms"] for s in samples]),
-                    "non_2xx": sum(s["non_2xx"] for s in samples),
-                    "pattern_ratio": ratio,
-                    "target": TARGETS.get(name),
-                    "target_met": None if name not in TARGETS else ratio >= TARGETS[name],
-                    "samples": samples,
-                }
-            )
+            row = {
+                "concurrency": concurrency,
+                "server": name,
+                "requests_per_s": median([s["requests_per_s"] for s in samples]),
+                "p50_ms": median([s["p50_ms"] for s in samples]),
+                "p99_ms": median([s["p99_ms"] for s in samples]),
+                "server_cpu_us_per_request": median(
+                    [s["server_cpu_us_per_request"] for s in samples]
+                ),
+                "non_2xx": sum(s["non_2xx"] for s in samples),
+                "samples": samples,
+            }
+            for baseline in BASELINES:
+                row[f"vs {baseline}"] = paired_ratio(
+                    samples, runs[(concurrency, baseline)], "requests_per_s"
+                )
+                row[f"cpu vs {baseline}"] = paired_ratio(
+                    samples, runs[(concurrency, baseline)], "server_cpu_us_per_request"
+                )
+            rows.append(row)
+    targets = [
+        {
+            "concurrency": row["concurrency"],
+            "server": row["server"],
+            "baseline": baseline,
+            "ratio": row[f"vs {baseline}"],
+            "target": target,
+            "met": row[f"vs {baseline}"]["median"] >= target,
+        }
+        for row in rows
+        if row["server"] in PATTERNS
+        for baseline, target in BASELINES.items()
+    ]
     print_table(
         f"GET /users/items/{{id}}, wrk -t1, {seconds} s per run, median of {rounds} rounds",
-        ["server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx", "pattern / this",
-         "target"],
+        ["server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx",
+         "server CPU µs/req", *(f"req/s vs {b}" for b in BASELINES),
+         *(f"CPU/req vs {b}" for b in BASELINES)],
         [
             [r["server"], r["concurrency"], r["requests_per_s"], r["p50_ms"], r["p99_ms"],
-             r["non_2xx"], f"{r['pattern_ratio']:.3f}x",
-             "-" if r["target"] is None
-             else f">= {r['target']}x {'met' if r['target_met'] else 'NOT met'}"]
+             r["non_2xx"], r["server_cpu_us_per_request"],
+             *(show_ratio(r[f"vs {b}"]) for b in BASELINES),
+             *(show_ratio(r[f"cpu vs {b}"]) for b in BASELINES)]
             for r in rows
+        ],
+    )  # fmt: skip
+    print_table(
+        "Targets (requests/s ratio)",
+        ["server", "connections", "vs", "ratio", "target", "met"],
+        [
+            [t["server"], t["concurrency"], t["baseline"], show_ratio(t["ratio"]),
+             f">= {t['target']}x", "met" if t["met"] else "NOT met"]
+            for t in targets
         ],
     )  # fmt: skip
     write_results(
@@ -198,12 +267,16 @@ def main() -> None:
         facts,
         {
             "setup": {
-                "servers": {name: [app, *options] for name, (app, options) in SERVERS.items()},
+                "servers": {
+                    name: [app, *options] + ([f"(BENCH_FIXES={fixes})"] if fixes else [])
+                    for name, (app, options, fixes) in SERVERS.items()
+                },
                 "wrk": f"wrk -t1 -c<connections> -d{seconds}s --timeout={WRK_TIMEOUT} --latency",
                 "rounds": rounds,
                 "pool_max_size": 10,
             },
             "rows": rows,
+            "targets": targets,
         },
     )
 

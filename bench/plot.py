@@ -27,8 +27,22 @@ QUICK_DIR = RESULTS_DIR / "plots-quick"
 PATTERN_COLOR, BASELINE_COLOR, OTHER_COLOR = "#1f77b4", "#7f7f7f", "#ff7f0e"
 
 
-def bars(axes: Axes, labels: list[str], values: list[float], colors: list[str], fmt: str) -> None:
-    drawn = axes.bar(range(len(values)), values, color=colors)
+def bars(
+    axes: Axes,
+    labels: list[str],
+    values: list[float],
+    colors: list[str],
+    fmt: str,
+    ranges: list[dict[str, float]] | None = None,
+) -> None:
+    """Labelled bars; `ranges` (paired ratios' min and max) become error bars."""
+    errors = (
+        None
+        if ranges is None
+        else [[v - r["min"] for v, r in zip(values, ranges, strict=True)],
+              [r["max"] - v for v, r in zip(values, ranges, strict=True)]]
+    )  # fmt: skip
+    drawn = axes.bar(range(len(values)), values, color=colors, yerr=errors, capsize=4)
     axes.bar_label(drawn, labels=[fmt.format(v) for v in values], fontsize=8)
     axes.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
 
@@ -60,31 +74,37 @@ def plot_connection_economy(data: dict[str, Any], figure: Figure) -> None:
     ratios = data["ratios_vs_baseline"]
     modes = list(ratios)
     colors = [BASELINE_COLOR if m.startswith("pool per service") else PATTERN_COLOR for m in modes]
-    bars(summary, modes, [ratios[m]["throughput"] for m in modes], colors, "{:.2f}x")
+    throughput = [ratios[m]["throughput"] for m in modes]
+    bars(summary, modes, [t["median"] for t in throughput], colors, "{:.2f}x", throughput)
     summary.axhline(0.95, color="red", linestyle="--", linewidth=1)
-    summary.set_ylabel("throughput vs pool per service (target >= 0.95)")
+    summary.set_ylabel("throughput vs pool per service (median, range)")
     figure.suptitle("Connection economy: 5 services peaking in turn")
 
 
 def plot_http_e2e(data: dict[str, Any], figure: Figure) -> None:
     rows = data["rows"]
     concurrencies = sorted({row["concurrency"] for row in rows})
-    throughput, tail = figure.subplots(1, 2)
+    metrics = {
+        "requests_per_s": "requests/s",
+        "p99_ms": "p99 latency ms",
+        "server_cpu_us_per_request": "server CPU µs per request",
+    }
     servers = list(dict.fromkeys(row["server"] for row in rows))
     width = 0.8 / len(servers)
-    for i, server in enumerate(servers):
-        chosen = [next(r for r in rows if r["server"] == server and r["concurrency"] == c)
-                  for c in concurrencies]  # fmt: skip
-        positions = [x + i * width for x in range(len(concurrencies))]
-        color = [PATTERN_COLOR, OTHER_COLOR, BASELINE_COLOR][i % 3]
-        throughput.bar(positions, [r["requests_per_s"] for r in chosen], width, label=server,
-                       color=color)  # fmt: skip
-        tail.bar(positions, [r["p99_ms"] for r in chosen], width, label=server, color=color)
-    for axes, label in ((throughput, "requests/s"), (tail, "p99 latency ms")):
-        axes.set_xticks([x + width for x in range(len(concurrencies))],
+    palette = [PATTERN_COLOR, "#17becf", OTHER_COLOR, BASELINE_COLOR]
+    for axes, (metric, label) in zip(
+        figure.subplots(1, len(metrics)), metrics.items(), strict=True
+    ):
+        for i, server in enumerate(servers):
+            chosen = [next(r for r in rows if r["server"] == server and r["concurrency"] == c)
+                      for c in concurrencies]  # fmt: skip
+            positions = [x + i * width for x in range(len(concurrencies))]
+            axes.bar(positions, [r[metric] for r in chosen], width, label=server,
+                     color=palette[i % len(palette)])  # fmt: skip
+        axes.set_xticks([x + width * (len(servers) - 1) / 2 for x in range(len(concurrencies))],
                         [f"{c} connections" for c in concurrencies])  # fmt: skip
         axes.set_ylabel(label)
-    throughput.legend(fontsize=8)
+    figure.axes[0].legend(fontsize=7)
     figure.suptitle("HTTP GET by id: generated app vs hand-written raw asyncpg (wrk, loopback)")
 
 

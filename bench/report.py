@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from _common import BENCH_DIR, RESULTS_DIR
+from _common import BENCH_DIR, RESULTS_DIR, show_ratio
 from plot import DOCS_DIR, QUICK_DIR
 
 PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
@@ -31,8 +31,9 @@ def fmt(value: object) -> str:
     return str(value)
 
 
-def x(value: float) -> str:
-    return f"{value:.2f}x"
+def x(value: float | dict[str, float]) -> str:
+    """A ratio; a paired ratio (median, min, max) shows its range too."""
+    return show_ratio(value) if isinstance(value, dict) else f"{value:.2f}x"
 
 
 def verdict(met: bool | None) -> str:
@@ -80,10 +81,10 @@ def query_path_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
     setup, profile, micro = data["setup"], data["profile"], data["templating_micro"]
     body = table(
         ["loop", "variant", "ops/s", "wall µs/call", "client CPU µs/call", "+CPU µs vs raw",
-         "throughput vs raw"],
+         "throughput vs raw", "client CPU vs raw"],
         [[r["loop"], r["variant"], r["ops_per_s"], r["wall_us_per_call"],
           r["client_cpu_us_per_call"], r["extra_client_cpu_us_vs_raw"],
-          x(r["throughput_ratio_vs_raw"])] for r in rows],
+          x(r["throughput_vs_raw"]), x(r["client_cpu_vs_raw"])] for r in rows],
     )  # fmt: skip
     by = {(r["loop"], r["variant"]): r for r in rows}
     service, fixed = by[("uvloop", "ServiceDatabase")], by[("uvloop", "+ cache + timeout()")]
@@ -111,27 +112,34 @@ share of the profiled time, nested entries overlap):
 
 Templating alone costs {micro["prepare_query_us"]:.1f} µs per call (`prepare_query`, no
 cache), a dictionary lookup {micro["cached_lookup_us"]:.2f} µs. So **templating is a small
-part of the gap**. The rest is pgdbm's wrapper (an `asynccontextmanager` per acquire,
-`dict(row)`, error wrapping) and the generated `ServiceDatabase.acquire`, which bounds the
-wait with `pool.acquire(timeout=...)`: on Python 3.11 asyncpg implements that with
-`asyncio.wait_for`, one extra task per acquire and another per release (3.12's `wait_for`
-no longer creates a task).
+part of the gap**. The rest is spread over pgdbm's wrapper (an `asynccontextmanager` per
+acquire, `dict(row)`, error wrapping) and the generated `ServiceDatabase.acquire`, whose
+`pool.acquire(timeout=...)` adds a coroutine and a timeout scope around the wait (asyncpg's
+`wait_for`) and, because asyncpg reuses that timeout on release, a second timeout scope
+around the connection reset.
 
-**What the generated app does about it:** nothing yet. Proposed (measured above as
-"+ cache + timeout()", not applied to the template): in `ServiceDatabase`, cache
-`prepare_query` results keyed by `(schema, query)` (bounded dict), and bound the wait with
-`async with asyncio.timeout(t): conn = await pool.acquire()` instead of
-`pool.acquire(timeout=t)` (asyncpg returns the holder to the queue on cancellation either
-way). On uvloop that takes the extra client CPU from
+**What the generated app does about it:** nothing yet. Proposed (measured above, in
+[`bench/proposed.py`](../bench/proposed.py), not applied to the template):
+
+1. "+ cache": `ServiceDatabase.prepare_query` remembers its expansions in a bounded dict
+   keyed by `(schema, query)`. Safe: the expansion depends on nothing else.
+2. "+ timeout()": bound only the wait, with
+   `async with asyncio.timeout(t): conn = await pool.acquire()`, then release without a
+   timeout. asyncpg returns the holder to the queue on cancellation either way; the
+   trade-off is that the connection reset on release is no longer bounded by `t` (as
+   with any plain `pool.acquire()`; the server's `statement_timeout` still applies).
+
+On uvloop that takes the extra client CPU from
 {service["extra_client_cpu_us_vs_raw"]:.1f} to {fixed["extra_client_cpu_us_vs_raw"]:.1f} µs
-per call and throughput from {x(service["throughput_ratio_vs_raw"])} to
-{x(fixed["throughput_ratio_vs_raw"])} of raw asyncpg.
+per call, and throughput from {x(service["throughput_vs_raw"])} to
+{x(fixed["throughput_vs_raw"])} of raw asyncpg.
 """  # fmt: skip
     headline = [
         "Query path (PK lookup, uvloop): generated `ServiceDatabase` vs raw asyncpg",
-        f"{x(service['throughput_ratio_vs_raw'])} throughput, "
-        f"+{service['extra_client_cpu_us_vs_raw']:.0f} µs client CPU per call "
-        f"({x(fixed['throughput_ratio_vs_raw'])} with the proposed fix)",
+        f"{x(service['throughput_vs_raw'])} throughput; client CPU per call "
+        f"{x(service['client_cpu_vs_raw'])} (+{service['extra_client_cpu_us_vs_raw']:.0f} µs). "
+        f"Proposed fix: {x(fixed['throughput_vs_raw'])} throughput, CPU "
+        f"{x(fixed['client_cpu_vs_raw'])} (+{fixed['extra_client_cpu_us_vs_raw']:.0f} µs)",
         "—",
     ]
     return text, [headline]
@@ -177,17 +185,26 @@ for a connection.
 
 
 def http_e2e_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
-    setup, rows = data["setup"], data["rows"]
+    setup, rows, targets = data["setup"], data["rows"], data["targets"]
+    baselines = list(dict.fromkeys(t["baseline"] for t in targets))
     body = table(
-        ["server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx", "pattern / this",
-         "target"],
+        ["server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx",
+         *(f"req/s vs {b}" for b in baselines)],
         [[r["server"], r["concurrency"], r["requests_per_s"], r["p50_ms"], r["p99_ms"],
-          r["non_2xx"], x(r["pattern_ratio"]),
-          "—" if r["target"] is None else f"≥ {r['target']}x: {verdict(r['target_met'])}"]
-         for r in rows],
+          r["non_2xx"], *(x(r[f"vs {b}"]) for b in baselines)] for r in rows],
+    )  # fmt: skip
+    cpu_table = table(
+        ["server", "connections", "server CPU µs/request", *(f"vs {b}" for b in baselines)],
+        [[r["server"], r["concurrency"], r["server_cpu_us_per_request"],
+          *(x(r[f"cpu vs {b}"]) for b in baselines)] for r in rows],
+    )  # fmt: skip
+    target_table = table(
+        ["server", "connections", "vs", "req/s ratio", "target", "verdict"],
+        [[t["server"], t["concurrency"], t["baseline"], x(t["ratio"]), f"≥ {t['target']}x",
+          verdict(t["met"])] for t in targets],
     )  # fmt: skip
     servers = "\n".join(
-        f"- {name}: `uvicorn {' '.join(cmd)}`" for name, cmd in setup["servers"].items()
+        f"- {name}: `uvicorn {' '.join(command)}`" for name, command in setup["servers"].items()
     )
     text = f"""## 3. HTTP end to end: GET by id
 
@@ -202,19 +219,47 @@ between servers:
 (a) is what a user writes by hand with `pip install fastapi uvicorn`: without
 `uvicorn[standard]` there is no uvloop or httptools. (b) is the generated app's stack with
 raw asyncpg in place of the pattern, so pattern / (b) is the pattern's whole cost.
+"pattern + async dependency" is the generated app with its `database_for()` dependency
+as an `async def` ([`bench/proposed.py`](../bench/proposed.py), patched in by
+[`bench/proposed_app.py`](../bench/proposed_app.py)): the generated dependency is a plain
+`def`, which FastAPI runs in its threadpool, a thread hand-off per request for a
+dictionary lookup. "pattern + both fixes" adds section 1's `ServiceDatabase` changes.
 
 {body}
+
+Ratios are medians of per-round ratios, with their range in brackets. Against the targets:
+
+{target_table}
+
+**Server CPU per request** (the uvicorn process's user + system time from `/proc`, divided
+by the requests served). Requests/s on this shared 2-core machine depends mostly on how
+much CPU the server process is given; CPU per request is the cost of the code itself:
+
+{cpu_table}
 
 {image("http_e2e")}
 """  # fmt: skip
     headline_rows = []
-    for name in ("(a) by hand", "(b) same stack"):
-        cells = [r for r in rows if r["server"] == name]
+    for baseline in baselines:
+
+        def ratios(server: str, baseline: str = baseline) -> str:
+            return ", ".join(
+                f"{x(t['ratio'])} at c={t['concurrency']}"
+                for t in targets
+                if t["server"] == server and t["baseline"] == baseline
+            )
+
+        cpu = ", ".join(
+            f"{x(r[f'cpu vs {baseline}'])} at c={r['concurrency']}"
+            for r in rows
+            if r["server"] == "pattern"
+        )
         headline_rows.append([
-            f"HTTP GET by id: generated app vs {name}",
-            ", ".join(f"{x(r['pattern_ratio'])} req/s at c={r['concurrency']}" for r in cells),
-            ", ".join(f"≥ {r['target']}x at c={r['concurrency']}: {verdict(r['target_met'])}"
-                      for r in cells),
+            f"HTTP GET by id: generated app vs {baseline}",
+            f"req/s {ratios('pattern')}; server CPU per request {cpu}. With the async "
+            f"dependency: req/s {ratios('pattern + async dependency')}",
+            ", ".join(f"≥ {t['target']}x at c={t['concurrency']}: {verdict(t['met'])}"
+                      for t in targets if t["server"] == "pattern" and t["baseline"] == baseline),
         ])  # fmt: skip
     return text, headline_rows
 
@@ -361,9 +406,10 @@ python bench/run_all.py --dsn postgresql://postgres@127.0.0.1:5432/postgres
 the tests do. Each script also runs alone: `python bench/<name>.py [--quick] [--dsn DSN]`;
 `--quick` finishes in under a minute and is what CI runs, with no thresholds.)
 
-Each comparison is measured **in the same run**: variants alternate with their baseline
-(A B B A …), and ratios are medians of per-round ratios. No absolute time here is meant to
-be compared with another machine.
+Each comparison is measured **in the same run**: variants alternate with their baseline,
+the order reversed every round (A B C, C B A, …), and a ratio is the median of the
+per-round ratios, shown with their range: `0.95x (0.90-1.02)`. No absolute time here is
+meant to be compared with another machine.
 
 ## Headline ratios
 

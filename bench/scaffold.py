@@ -23,9 +23,11 @@ from _common import (
     interleaved,
     machine_facts,
     median,
+    paired_ratio,
     parse_args,
     postgres_admin_dsn,
     print_table,
+    show_ratio,
     write_results,
 )
 
@@ -82,20 +84,19 @@ def scaffold_to_green(admin_dsn: str, suite: list[str]) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
-    rounds, green_runs = (1, 1) if args.quick else (5, 3)
+    rounds, green_runs = (1, 1) if args.quick else (5, 2)
     suite = ["tests/test_health.py"] if args.quick else []
     with postgres_admin_dsn(args.dsn) as admin_dsn:
         facts = machine_facts(admin_dsn)
         runs = interleaved(list(COMMANDS), rounds, scaffold_once)
         green = [scaffold_to_green(admin_dsn, suite) for _ in range(green_runs)]
 
-    ratio = median([a / b for a, b in zip(runs["shared-pool new"], runs[BASELINE], strict=True)])
+    ratios = {name: paired_ratio(times, runs[BASELINE]) for name, times in runs.items()}
     print_table(
         f"Scaffold a 2-service project, median of {rounds} alternating runs",
-        ["command", "median s", "min s", "max s", "ratio vs copier copy"],
+        ["command", "median s", "min s", "max s", "vs copier copy (range)"],
         [
-            [name, median(times), min(times), max(times),
-             f"{median([t / b for t, b in zip(times, runs[BASELINE], strict=True)]):.3f}x"]
+            [name, median(times), min(times), max(times), show_ratio(ratios[name])]
             for name, times in runs.items()
         ],
     )  # fmt: skip
@@ -121,7 +122,7 @@ def main() -> None:
                 "suite": suite or "whole suite",
             },
             "scaffold_runs_s": runs,
-            "shared_pool_new_vs_copier_copy": ratio,
+            "shared_pool_new_vs_copier_copy": ratios["shared-pool new"],
             "green_runs": green,
             "green": green_summary,
         },

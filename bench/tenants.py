@@ -27,6 +27,7 @@ from _common import (
     interleaved,
     machine_facts,
     median,
+    paired_ratio,
     parse_args,
     percentile,
     postgres_admin_dsn,
@@ -35,6 +36,7 @@ from _common import (
     rendered_project,
     run_in_loop,
     scratch_database,
+    show_ratio,
     write_results,
 )
 
@@ -180,13 +182,14 @@ def main() -> None:
         name: {key: median([run[key] for run in runs[name]]) for key in runs[name][0]}
         for name in DATABASES
     }
-    pairs = list(zip(runs["N tenants"], runs["1 tenant"], strict=True))  # same round each
-    ratios = {key: median([n[key] / o[key] for n, o in pairs]) for key in latency["1 tenant"]}
+    ratios = {
+        key: paired_ratio(runs["N tenants"], runs["1 tenant"], key) for key in latency["1 tenant"]
+    }
     print_table(
         f"Tenant lookup + PK read, {TASKS} tasks, {requests} requests per pass, median of {rounds}",
         ["database", "cold p50 ms", "cold p99 ms", "warm p50 ms", "warm p99 ms"],
         [[name.replace("N", str(count)), *latency[name].values()] for name in DATABASES]
-        + [["ratio N / 1", *(f"{ratios[key]:.2f}x" for key in latency["1 tenant"])]],
+        + [["ratio N / 1", *(show_ratio(ratios[key]) for key in latency["1 tenant"])]],
     )
     print_table(
         "Memory of one pooled backend (RssAnon, kB)",
