@@ -2,8 +2,8 @@
 rendered project, interleaved runs, tables, machine facts and the JSON results.
 
 Machines are noisy (2 shared cores here), so no script reports an absolute time alone:
-each variant runs alternately with its baseline (A B B A A B ...) and the ratio of medians
-is measured in the same run.
+each variant runs alternately with its baseline, the order reversed every round (A B C,
+C B A, ...), and a ratio is the median of the per-round ratios, measured in the same run.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[_cell(value) for value in row] for row in rows]
+    cells = [[format_cell(value) for value in row] for row in rows]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
@@ -198,7 +198,7 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
         print("  ".join(line))
 
 
-def _cell(value: object) -> str:
+def format_cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)

@@ -22,6 +22,7 @@ from typing import Any
 
 from _common import (
     PACKAGE,
+    database_of,
     interleaved,
     machine_facts,
     median,
@@ -139,7 +140,7 @@ def main() -> None:
         from bench_app.migrate import migrate
 
         facts = machine_facts(admin_dsn)
-        database = dsn.rsplit("/", 1)[1]
+        database = database_of(dsn)
         settings = project_settings(dsn)
         pool_min_size = settings.pool_min_size
         asyncio.run(migrate(settings))

@@ -12,13 +12,15 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Path, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+NO_NUL = r"^[^\x00]*$"
 
 
-class Item(BaseModel):
+class Item(BaseModel):  # the generated model's fields and constraints
     id: int
-    name: str
-    description: str
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    description: str = Field(default="", max_length=2000, pattern=NO_NUL)
     created_at: datetime
     updated_at: datetime
 

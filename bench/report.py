@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from _common import BENCH_DIR, RESULTS_DIR, show_ratio
+from _common import BENCH_DIR, RESULTS_DIR, format_cell, median, show_ratio
 from plot import DOCS_DIR, QUICK_DIR
 
 PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
@@ -21,14 +21,8 @@ IMAGES = DOCS_DIR.relative_to(PAGE.parent)  # the quick report links the same pa
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(fmt(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(format_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
-    return str(value)
 
 
 def x(value: float | dict[str, float]) -> str:
@@ -279,18 +273,8 @@ def tenants_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
          m["rss_anon_kb_after"]]
         for name, m in memory.items()
     ]  # fmt: skip
-    many = memory["N tenants"]
-    growth = (
-        (many["rss_anon_kb_after"] - many["rss_anon_kb_before"]) / many["tenants_touched"]
-        if many["rss_anon_kb_after"] is not None
-        else None
-    )
-    growth_note = (
-        ""
-        if growth is None
-        else f"About {growth:.1f} kB per tenant touched (one table each), kept until the "
-        "backend exits. "
-    )
+    growth = data["memory_kb_per_tenant"]
+    growth_note = "" if growth is None else f"About {growth:.1f} kB per tenant touched; "
     text = f"""## 4. Tenants: schema per customer
 
 `python bench/tenants.py` — the generated tenant extension (`use_tenants`): its
@@ -315,9 +299,10 @@ read one row from every tenant's table:
 
 {table(["database", "tenants touched", "RssAnon before kB", "after kB"], memory_rows)}
 
-{growth_note}Every pooled connection of every process ends up caching every tenant it serves:
-bound it with asyncpg's `max_queries` / `max_inactive_connection_lifetime` or PgBouncer's
-`server_lifetime` when tenants number in the thousands.
+{growth_note}a backend keeps what it cached until it exits. Every pooled connection of
+every process ends up caching every tenant it serves: bound that with asyncpg's
+`max_queries` / `max_inactive_connection_lifetime` or PgBouncer's `server_lifetime` when
+tenants number in the thousands.
 
 {image("tenants")}
 """  # fmt: skip
@@ -335,7 +320,7 @@ def scaffold_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
     runs, green, setup = data["scaffold_runs_s"], data["green"], data["setup"]
     body = table(
         ["command", "median s", "min s", "max s"],
-        [[name, sorted(t)[len(t) // 2], min(t), max(t)] for name, t in runs.items()],
+        [[name, median(t), min(t), max(t)] for name, t in runs.items()],
     )
     commands = "\n".join(f"- `{' '.join(cmd)}`" for cmd in setup["commands"].values())
     text = f"""## 5. Scaffolding

@@ -136,6 +136,14 @@ async def backend_memory(dsn: str, ids: list[str]) -> dict[str, Any]:
         await close_pool(pool, grace=5.0)
 
 
+def memory_per_tenant(memory: dict[str, Any]) -> float | None:
+    """RssAnon growth per tenant touched; None if /proc could not be read."""
+    before, after = memory["rss_anon_kb_before"], memory["rss_anon_kb_after"]
+    if before is None or after is None:
+        return None
+    return float(after - before) / memory["tenants_touched"]
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     count, rounds, requests = (50, 2, 2000) if args.quick else (1000, 5, 10_000)
@@ -213,6 +221,7 @@ def main() -> None:
             "latency_ratio_n_vs_1": ratios,
             "latency_runs": runs,
             "memory": memory,
+            "memory_kb_per_tenant": memory_per_tenant(memory["N tenants"]),
         },
     )  # fmt: skip
 
