@@ -16,13 +16,14 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import copier
 import yaml
-from copier.errors import DirtyLocalWarning
 
 from . import names
+
+if TYPE_CHECKING:
+    import copier
 
 ANSWERS_FILE = ".copier-answers.yml"
 Progress = Callable[[str], None]
@@ -110,7 +111,7 @@ def new_project(
     # defaults (package_name from project_name) and the real run validates every answer.
     progress(f"checking answers against {template / 'copier.yml'}")
     source = {"src_path": str(template), "dst_path": dest, "vcs_ref": ref, "overwrite": overwrite}
-    dry_run = _copier(copier.run_copy, progress, data=data, pretend=True, **source)
+    dry_run = _copier("run_copy", progress, data=data, pretend=True, **source)
     questions = askable_questions(template)
     combined, hidden = dry_run.answers.combined, dry_run.answers.hidden
     answers = {k: v for k, v in combined.items() if k in questions and k not in hidden}
@@ -118,7 +119,7 @@ def new_project(
     progress(f"rendering {template.name}@{ref or 'plain directory'} into {dest}")
     created_root = _first_missing_ancestor(dest)
     try:
-        _copier(copier.run_copy, progress, data=answers, **source)
+        _copier("run_copy", progress, data=answers, **source)
     except BaseException:
         _remove_new_paths(dest, created_root, pre_existing)
         raise
@@ -186,12 +187,12 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
     kept = {k: v for k, v in answers.items() if k in askable_questions(template)}
     new_answers = {**kept, "services": services}
     at_commit = {"dst_path": project, "vcs_ref": str(commit), "overwrite": True}
-    _copier(copier.run_copy, progress, src_path=source, data=new_answers, pretend=True, **at_commit)
+    _copier("run_copy", progress, src_path=source, data=new_answers, pretend=True, **at_commit)
 
     before = _files(project)
     progress(f"copier update: services {answers.get('services')} -> {services}")
     try:
-        _copier(copier.run_update, progress, data={"services": services}, **at_commit)
+        _copier("run_update", progress, data={"services": services}, **at_commit)
     except BaseException:
         # The tree was clean, so everything that differs now was written by this update.
         _git(project, "checkout", "HEAD", "--", ".")
@@ -211,8 +212,15 @@ def _update_services(project: Path, services: list[str], progress: Progress) -> 
     return ScaffoldResult(project, read_answers(project), created, changed, removed)
 
 
-def _copier(run: Callable[..., copier.Worker], progress: Progress, **options: Any) -> copier.Worker:
+def _copier(
+    operation: Literal["run_copy", "run_update"], progress: Progress, **options: Any
+) -> copier.Worker:
     """Run copier quietly and without user settings; turn its errors into ScaffoldError."""
+    # Imported here: copier takes most of a second to import, which `check` shouldn't pay.
+    import copier
+    from copier.errors import DirtyLocalWarning
+
+    run = getattr(copier, operation)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
