@@ -132,7 +132,7 @@ class TenantManager:
                     return tenant, False
                 if tenant is not None and tenant.status is TenantStatus.DROPPING:
                     raise TenantBusy(f"tenant {tenant_id!r} is being dropped; drop it again first")
-                if tenant is None:
+                if tenant is None or tenant.status is TenantStatus.FAILED:  # (re)starting
                     tenant = await self.registry.start_provisioning(tenant_id, schema)
                 tenant, _ = await self._migrate(tenant)
         if tenant.status is TenantStatus.FAILED:

@@ -43,7 +43,7 @@ class TenantRegistry:
         return [Tenant.model_validate(row) for row in rows]
 
     async def start_provisioning(self, tenant_id: str, schema_name: str) -> Tenant:
-        """Register the tenant, or mark a failed or interrupted one as provisioning again."""
+        """Register the tenant, or mark a failed one as provisioning again (its schema kept)."""
         row = await self.db.fetch_one(
             "INSERT INTO {{tables.tenants}} (tenant_id, schema_name, status) VALUES ($1, $2, $3)"
             " ON CONFLICT (tenant_id) DO UPDATE"
