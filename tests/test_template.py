@@ -14,13 +14,26 @@ REPO = Path(__file__).resolve().parents[1]
 SERVICE_TEMPLATE = next((REPO / "template/src/{{ package_name }}/services").glob("{% yield*"))
 # pgdbm's own templating may (and must) survive rendering; Jinja must not.
 PGDBM_TEMPLATING = re.compile(r"\{\{(tables\.[a-z_.]+|schema)\}\}")
-JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+# A Jinja expression, tag or comment opener (a closing "}}" is fine: nested dict literals).
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#")
 TEXT_SUFFIXES = {".py", ".toml", ".md", ".yaml", ".yml", ".ini", ".txt", ".sql", ".example", ""}
 
 
-@pytest.fixture(scope="module", params=sorted(COMBINATIONS))
+# The PgBouncer profile's suite needs a bouncer (tests/test_pgbouncer_profile.py runs it);
+# its rendering is checked here with the others.
+RENDERED = {
+    **COMBINATIONS,
+    "pgbouncer-tenants": {
+        "services": ["users", "orders"],
+        "use_tenants": True,
+        "pooler": "pgbouncer",
+    },
+}
+
+
+@pytest.fixture(scope="module", params=sorted(RENDERED))
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    answers = COMBINATIONS[request.param]
+    answers = RENDERED[request.param]
     dest = tmp_path_factory.mktemp(request.param) / "acme"
     render(dest, **answers)
     return dest, answers
@@ -52,6 +65,7 @@ def test_answers_file_records_the_answers(project) -> None:
     recorded = yaml.safe_load((dest / ".copier-answers.yml").read_text())
     assert recorded["services"] == answers["services"]
     assert recorded["use_tenants"] is answers["use_tenants"]
+    assert recorded["pooler"] == answers.get("pooler", "none")
     assert recorded["package_name"] == "acme"
     assert Path(recorded["_src_path"]).is_absolute()  # `copier update` needs it
     assert "pg_reserved_words" not in recorded  # computed values are not answers
