@@ -43,7 +43,12 @@ DATABASE_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {
         "model": ErrorBody,
         "description": "No database connection within the acquire timeout, or server down",
-        "headers": {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}},
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying",
+                "schema": {"type": "integer"},
+            },
+        },
     },
 }
 
