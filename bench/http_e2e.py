@@ -268,7 +268,9 @@ def main() -> None:
         {
             "setup": {
                 "servers": {
-                    name: [app, *options] + ([f"(BENCH_FIXES={fixes})"] if fixes else [])
+                    name: " ".join(
+                        [f"BENCH_FIXES={fixes}"] * bool(fixes) + ["uvicorn", app, *options]
+                    )
                     for name, (app, options, fixes) in SERVERS.items()
                 },
                 "wrk": f"wrk -t1 -c<connections> -d{seconds}s --timeout={WRK_TIMEOUT} --latency",
