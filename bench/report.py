@@ -103,9 +103,11 @@ def findings(results: dict[str, dict[str, Any]]) -> str:
    templating is {results["query_path"]["templating_micro"]["prepare_query_us"]:.1f} µs of it.
 4. **Against the same stack on raw asyncpg (b), with both fixes, the 0.95x target is
    {"met" if fixed_met else "not met"}** in requests/s; {remaining} more server CPU per
-   request remain. This run does not break that
-   down further; the candidates are FastAPI's dependency resolution (the hand-written
-   endpoint reads the pool from `request`, with no `Depends`) and pgdbm's wrapper (item 3).
+   request remain. This run does not measure their parts; a cProfile of the app called
+   in-process (outside this run) points at three: pgdbm's wrapper (item 3), FastAPI's
+   dependency resolution (the hand-written endpoint reads the pool from `request`, no
+   `Depends`), and FastAPI's dispatch through the included per-service routers (FastAPI
+   0.165 matches each included router per request; the hand-written app has one route).
 5. **Requests/s verdicts are weak on this machine**: per-round ratios of requests/s against
    (b) ranged from {min(s["min"] for s in spans):.2f} to {max(s["max"] for s in spans):.2f},
    because the load generator, the server, PostgreSQL and other people's work share 2
