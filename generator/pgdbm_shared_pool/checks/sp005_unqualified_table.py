@@ -23,23 +23,23 @@ RATIONALE = (
 )
 FIX = "Write {{tables.name}} (or {{tables.other_schema.name}} for another service's table)."
 GOOD_EXAMPLES = [
-    """\
+    '''\
 from pgdbm import AsyncDatabaseManager
 
 
 async def recent_orders(db: AsyncDatabaseManager, user_id: int):
     return await db.fetch_all(
-        '''
+        """
         WITH mine AS (SELECT * FROM {{tables.orders}} WHERE user_id = $1)
         SELECT m.*, u.email, s.n
         FROM mine m
         JOIN {{tables.users.users}} u ON u.id = m.user_id
         CROSS JOIN generate_series(1, 3) AS s(n)
         WHERE m.created > now() - interval '1 day'  -- FROM users, in a comment
-        ''',
+        """,
         user_id,
     )
-""",
+''',
     """\
 from pgdbm import AsyncDatabaseManager
 
@@ -88,22 +88,22 @@ async def active_users(db: AsyncDatabaseManager):
 CREATE TABLE IF NOT EXISTS {{tables.items}} (id bigint PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS items_id ON items (id);
 """,
-    """\
+    '''\
 from pgdbm import AsyncDatabaseManager
 
 
 async def rename(pool, item_id: int, name: str):
     db = AsyncDatabaseManager(pool=pool, schema="catalog")
     await db.execute(
-        '''
+        """
         UPDATE {{tables.items}} SET name = $2
         FROM item_names n
         WHERE id = $1
-        ''',
+        """,
         item_id,
         name,
     )
-""",
+''',
     """\
 -- migrations/002_add_index.sql
 CREATE INDEX IF NOT EXISTS items_name ON {{ tables.items }} (name);
