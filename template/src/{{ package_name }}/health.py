@@ -20,7 +20,12 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", response_model=None)
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready: the database is unreachable or migrations are pending"},
+}
+
+
+@router.get("/ready", response_model=None, responses=NOT_READY)
 async def ready(request: Request) -> dict[str, Any] | JSONResponse:
     """The database answers and every service's migrations are applied."""
     databases = request.app.state.databases

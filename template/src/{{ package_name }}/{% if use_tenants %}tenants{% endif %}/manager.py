@@ -116,6 +116,15 @@ class TenantManager:
             raise TenantNotFound(f"no active tenant {tenant_id!r} ({status})")
         return self._active.setdefault(tenant_id, self._database(tenant.schema_name))
 
+    async def still_active(self, tenant_id: str) -> bool:
+        """Re-read the registry; forget the cached database of a tenant no longer active
+        (another process dropped it, so this one's cache is stale)."""
+        tenant = await self.registry.get(tenant_id)
+        if tenant is not None and tenant.status is TenantStatus.ACTIVE:
+            return True
+        self._active.pop(tenant_id, None)
+        return False
+
     async def list_tenants(self) -> list[Tenant]:
         return await self.registry.all()
 

@@ -6,13 +6,15 @@ create a tenant. Only POST /tenants provisions.
 The /tenants routes administer customers: put them behind your admin authentication.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, cast
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi import status as http
+from pgdbm import QueryError
 from pydantic import BaseModel, Field
 
 from ..database import ServiceDatabase
@@ -75,11 +77,19 @@ Tenants = Annotated[TenantManager, Depends(tenant_manager)]
 async def tenant_database(
     tenants: Tenants,
     tenant_id: Annotated[str, Header(alias="X-Tenant-ID", json_schema_extra=TENANT_ID_SHAPE)],
-) -> ServiceDatabase:
+) -> AsyncIterator[ServiceDatabase]:
     """The database of the tenant named by the X-Tenant-ID header."""
     with as_http():
         db = await tenants.get(tenant_id)
-    return db
+    try:
+        yield db
+    except QueryError as error:
+        # The schema is gone: another process dropped the tenant after this one cached it.
+        missing = asyncpg.InvalidSchemaNameError | asyncpg.UndefinedTableError
+        if isinstance(error.__cause__, missing) and not await tenants.still_active(tenant_id):
+            detail = f"no active tenant {tenant_id!r} (dropped)"
+            raise HTTPException(http.HTTP_404_NOT_FOUND, detail) from error
+        raise
 
 
 TenantDatabase = Annotated[ServiceDatabase, Depends(tenant_database)]
