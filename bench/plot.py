@@ -104,7 +104,8 @@ def plot_http_e2e(data: dict[str, Any], figure: Figure) -> None:
         axes.set_xticks([x + width * (len(servers) - 1) / 2 for x in range(len(concurrencies))],
                         [f"{c} connections" for c in concurrencies])  # fmt: skip
         axes.set_ylabel(label)
-    figure.axes[0].legend(fontsize=7)
+    handles, labels = figure.axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(servers), fontsize=8)
     figure.suptitle("HTTP GET by id: generated app vs hand-written raw asyncpg (wrk, loopback)")
 
 
