@@ -36,10 +36,25 @@ class ServiceDatabase(AsyncDatabaseManager):
     here the wait ends with TimeoutError, which the API maps to 503.
     """
 
+    max_cached_queries = 1024
+
     def __init__(self, pool: asyncpg.Pool, schema: str, acquire_timeout: float) -> None:
         super().__init__(pool=pool, schema=schema)
         self.shared_pool = pool
         self.acquire_timeout = acquire_timeout
+        self._expanded: dict[tuple[str | None, str], str] = {}
+
+    def prepare_query(self, query: str) -> str:
+        """pgdbm expands {{tables.x}} on every call (two regexes, two replaces); the result
+        depends only on the schema and the text, so remember it. Bounded: SQL built at run
+        time cannot grow it without limit."""
+        key = (self.schema, query)
+        expanded = self._expanded.get(key)
+        if expanded is None:
+            expanded = super().prepare_query(query)
+            if len(self._expanded) < self.max_cached_queries:
+                self._expanded[key] = expanded
+        return expanded
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:

@@ -1,31 +1,29 @@
-"""FastAPI dependencies: the shared pool and one schema-bound database per service."""
+"""FastAPI dependencies: the shared pool and one schema-bound database per service.
 
-from collections.abc import Callable
+They are `async def` although they do no I/O: FastAPI runs a plain `def` dependency in its
+threadpool, a thread hand-off on every request for an attribute lookup.
+"""
+
+from collections.abc import Awaitable, Callable
 from typing import Annotated, cast
 
 import asyncpg
 from fastapi import Depends, Request
 
-from .config import Settings
 from .database import ServiceDatabase
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 
-def get_app_settings(request: Request) -> Settings:
-    return cast(Settings, request.app.state.settings)
-
-
-def database_for(schema: str) -> Callable[[Request], ServiceDatabase]:
+def database_for(schema: str) -> Callable[[Request], Awaitable[ServiceDatabase]]:
     """A dependency returning the manager bound to `schema`, created once in the lifespan."""
 
-    def service_database(request: Request) -> ServiceDatabase:
+    async def service_database(request: Request) -> ServiceDatabase:
         return cast(ServiceDatabase, request.app.state.databases[schema])
 
     return service_database
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
-AppSettings = Annotated[Settings, Depends(get_app_settings)]

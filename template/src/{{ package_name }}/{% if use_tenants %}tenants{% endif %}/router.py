@@ -67,7 +67,7 @@ def as_http() -> Iterator[None]:
         raise HTTPException(http.HTTP_500_INTERNAL_SERVER_ERROR, detail) from error
 
 
-def tenant_manager(request: Request) -> TenantManager:
+async def tenant_manager(request: Request) -> TenantManager:
     return cast(TenantManager, request.app.state.tenants)  # opened by the lifespan
 
 
