@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import uvloop
+from pgdbm import AsyncDatabaseManager
 from pgdbm_shared_pool.scaffold import new_project
 from pgdbm_shared_pool.testing import (
     PostgresServer,
@@ -137,15 +138,14 @@ def project_settings(dsn: str, **overrides: Any) -> Any:
 
 async def seed_items(dsn: str, schema: str, count: int) -> list[int]:
     """`count` rows in the (migrated) schema's items table; returns their ids."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.executemany(
-            f'INSERT INTO "{schema}".items (name) VALUES ($1)',
+    async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
+        # Schema-bound, as the generated app's: pgdbm validates the name and quotes it.
+        db = AsyncDatabaseManager(pool=pool, schema=schema)
+        await db.executemany(
+            "INSERT INTO {{tables.items}} (name) VALUES ($1)",
             [(f"item-{i}",) for i in range(count)],
         )
-        return [row["id"] for row in await connection.fetch(f'SELECT id FROM "{schema}".items')]
-    finally:
-        await connection.close()
+        return [row["id"] for row in await db.fetch_all("SELECT id FROM {{tables.items}}")]
 
 
 def interleaved(keys: Sequence[K], rounds: int, run: Callable[[K], T]) -> dict[K, list[T]]:

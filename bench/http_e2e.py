@@ -4,11 +4,12 @@ loopback at 10 and 100 connections.
 
 Servers (one uvicorn worker each, access log on as uvicorn defaults, pools of max 10):
   pattern        the generated app, as its `make run`: --loop uvloop --http httptools
+  + timeout()    ("pattern + timeout()") the generated app with bench/proposed.py's
+                 ServiceDatabase patched in (bench/proposed_app.py): the acquire bounded
+                 by asyncio.timeout(), a proposal not in the template
   (a) by hand    raw asyncpg, --loop asyncio --http h11: what `pip install fastapi uvicorn`
                  runs (uvicorn without [standard] has neither uvloop nor httptools)
   (b) same stack raw asyncpg, --loop uvloop --http httptools: the pattern's whole cost
-  pattern + ...  the generated app with bench/proposed.py's changes patched in
-                 (bench/proposed_app.py): async dependency; and ServiceDatabase as well
 
 Targets: pattern / (a) >= 1.0x and pattern / (b) >= 0.95x in requests/s. Each wrk run is
 bounded by time (-d) and by a per-request timeout; runs alternate between servers. The
@@ -56,15 +57,14 @@ from _common import (
 )
 
 FAST_STACK = ("--loop", "uvloop", "--http", "httptools")
-SERVERS = {  # name -> (app, uvicorn options, BENCH_FIXES for proposed_app)
-    "pattern": (f"{PACKAGE}.main:app", FAST_STACK, ""),
-    "pattern + async dependency": ("proposed_app:app", FAST_STACK, "dependency"),
-    "pattern + both fixes": ("proposed_app:app", FAST_STACK, "dependency,database"),
-    "(a) by hand": ("handwritten_app:app", ("--loop", "asyncio", "--http", "h11"), ""),
-    "(b) same stack": ("handwritten_app:app", FAST_STACK, ""),
+SERVERS = {  # name -> (app, uvicorn options)
+    "pattern": (f"{PACKAGE}.main:app", FAST_STACK),
+    "pattern + timeout()": ("proposed_app:app", FAST_STACK),
+    "(a) by hand": ("handwritten_app:app", ("--loop", "asyncio", "--http", "h11")),
+    "(b) same stack": ("handwritten_app:app", FAST_STACK),
 }
 BASELINES = {"(a) by hand": 1.0, "(b) same stack": 0.95}  # baseline -> target for the pattern
-PATTERNS = ("pattern", "pattern + async dependency", "pattern + both fixes")
+PATTERNS = ("pattern", "pattern + timeout()")
 CONCURRENCIES = (10, 100)
 ROWS = 1000
 ITEM_ID = 500
@@ -119,7 +119,7 @@ def uvicorn_servers(project: Path, dsn: str) -> Iterator[dict[str, Server]]:
     }
     processes, servers = [], {}
     try:
-        for name, (app, options, fixes) in SERVERS.items():
+        for name, (app, options) in SERVERS.items():
             port = free_port()
             command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), *options]
             log = project / f"server-{port}.log"  # uvicorn's errors (access log: stdout)
@@ -127,7 +127,7 @@ def uvicorn_servers(project: Path, dsn: str) -> Iterator[dict[str, Server]]:
                 process = subprocess.Popen(
                     command,
                     cwd=project,
-                    env={**env, "BENCH_FIXES": fixes},
+                    env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
                 )
@@ -268,10 +268,8 @@ def main() -> None:
         {
             "setup": {
                 "servers": {
-                    name: " ".join(
-                        [f"BENCH_FIXES={fixes}"] * bool(fixes) + ["uvicorn", app, *options]
-                    )
-                    for name, (app, options, fixes) in SERVERS.items()
+                    name: " ".join(["uvicorn", app, *options])
+                    for name, (app, options) in SERVERS.items()
                 },
                 "wrk": f"wrk -t1 -c<connections> -d{seconds}s --timeout={WRK_TIMEOUT} --latency",
                 "rounds": rounds,

@@ -4,13 +4,14 @@ vs the same SQL on the same raw asyncpg pool, on the default asyncio loop and on
 Variants (one pool, created as the generated app creates it; 10 tasks, pool of 10):
   raw asyncpg      pool.fetchrow('SELECT * FROM "users".items WHERE id = $1', id)
   pgdbm manager    AsyncDatabaseManager(pool=pool, schema="users").fetch_one(<{{tables.items}} SQL>)
-  ServiceDatabase  the generated app's manager (pgdbm + bounded acquire), as its routers call it
-  + cache          ServiceDatabase whose prepare_query results are cached per query text
-  + timeout()      ... and whose bounded acquire uses asyncio.timeout() instead of
-                   pool.acquire(timeout=...) (both in bench/proposed.py, not in the template)
+  ServiceDatabase  the generated app's manager, as its routers call it: pgdbm with its
+                   {{tables.x}} expansions remembered and a bounded acquire
+  + timeout()      ServiceDatabase whose bounded acquire uses asyncio.timeout() instead of
+                   pool.acquire(timeout=...) (bench/proposed.py, not in the template)
 
-A cProfile of the ServiceDatabase variant shows which share of the client's time goes to
-pgdbm's templating (prepare_query, run on every call) and to the bounded acquire.
+A cProfile of the plain pgdbm manager and of ServiceDatabase shows which share of the
+client's time goes to templating (pgdbm's prepare_query runs on every call; the generated
+one expands each query text once) and to the acquire.
 
     python bench/query_path.py [--quick] [--dsn DSN]
 """
@@ -46,13 +47,8 @@ from _common import (
 SCHEMA = "users"
 TEMPLATED_SQL = "SELECT * FROM {{tables.items}} WHERE id = $1"
 RAW_SQL = f'SELECT * FROM "{SCHEMA}".items WHERE id = $1'  # what pgdbm expands the above to
-VARIANTS = (
-    "raw asyncpg",
-    "pgdbm manager",
-    "ServiceDatabase",
-    "ServiceDatabase + cache",
-    "+ cache + timeout()",
-)
+VARIANTS = ("raw asyncpg", "pgdbm manager", "ServiceDatabase", "ServiceDatabase + timeout()")
+PROFILED_VARIANTS = ("pgdbm manager", "ServiceDatabase")
 BASELINE = "raw asyncpg"
 TASKS = 10
 ROWS = 1000
@@ -67,17 +63,17 @@ def lookups(pool: Any) -> dict[str, Lookup]:
     from pgdbm import AsyncDatabaseManager
 
     manager = AsyncDatabaseManager(pool=pool, schema=SCHEMA)
-    service_db = ServiceDatabase(pool, SCHEMA, acquire_timeout=5.0)
-    from proposed import CachedServiceDatabase, TimeoutScopeServiceDatabase
+    from proposed import TimeoutScopeServiceDatabase
 
-    cached_db = CachedServiceDatabase(pool, SCHEMA, acquire_timeout=5.0)
+    service_db = ServiceDatabase(pool, SCHEMA, acquire_timeout=5.0)
     timeout_scope_db = TimeoutScopeServiceDatabase(pool, SCHEMA, acquire_timeout=5.0)
     return {
         "raw asyncpg": lambda item_id: pool.fetchrow(RAW_SQL, item_id),
         "pgdbm manager": lambda item_id: manager.fetch_one(TEMPLATED_SQL, item_id),
         "ServiceDatabase": lambda item_id: service_db.fetch_one(TEMPLATED_SQL, item_id),
-        "ServiceDatabase + cache": lambda item_id: cached_db.fetch_one(TEMPLATED_SQL, item_id),
-        "+ cache + timeout()": lambda item_id: timeout_scope_db.fetch_one(TEMPLATED_SQL, item_id),
+        "ServiceDatabase + timeout()": lambda item_id: timeout_scope_db.fetch_one(
+            TEMPLATED_SQL, item_id
+        ),
     }
 
 
@@ -107,8 +103,10 @@ async def measure(dsn: str, variant: str, ids: list[int], calls_per_task: int) -
     return {"ops_per_s": calls / wall, "wall_us": wall / calls * 1e6, "cpu_us": cpu / calls * 1e6}
 
 
-def profile_templating(dsn: str, ids: list[int], calls_per_task: int) -> dict[str, float]:
-    """cProfile of ServiceDatabase.fetch_one on the default loop: prepare_query's share."""
+def profile_variant(
+    dsn: str, variant: str, ids: list[int], calls_per_task: int
+) -> dict[str, float]:
+    """cProfile of one variant's fetch_one on the default loop: each function's share."""
     from bench_app.database import close_pool, create_pool
 
     profiler = cProfile.Profile()
@@ -116,7 +114,7 @@ def profile_templating(dsn: str, ids: list[int], calls_per_task: int) -> dict[st
     async def session() -> None:
         pool = await create_pool(project_settings(dsn, pool_min_size=TASKS, pool_max_size=TASKS))
         try:
-            lookup = lookups(pool)["ServiceDatabase"]
+            lookup = lookups(pool)[variant]
             await hammer(lookup, ids, 50)
             profiler.enable()
             await hammer(lookup, ids, calls_per_task)
@@ -135,24 +133,24 @@ def profile_templating(dsn: str, ids: list[int], calls_per_task: int) -> dict[st
 
 
 def templating_micro() -> dict[str, float]:
-    """prepare_query alone, µs per call, plain vs cached (no I/O)."""
+    """prepare_query alone, µs per call: pgdbm's vs the generated ServiceDatabase's (no I/O)."""
+    from bench_app.database import ServiceDatabase
     from pgdbm import AsyncDatabaseManager
 
-    manager = AsyncDatabaseManager(pool=object(), schema=SCHEMA)  # type: ignore[arg-type]
-    cache: dict[str, str] = {}
-
-    def cached() -> str:
-        prepared = cache.get(TEMPLATED_SQL)
-        if prepared is None:
-            prepared = cache[TEMPLATED_SQL] = manager.prepare_query(TEMPLATED_SQL)
-        return prepared
-
+    no_pool: Any = object()  # prepare_query never touches the pool
+    managers = {
+        "pgdbm_prepare_query_us": AsyncDatabaseManager(pool=no_pool, schema=SCHEMA),
+        "generated_prepare_query_us": ServiceDatabase(no_pool, SCHEMA, acquire_timeout=5.0),
+    }
     number = 20_000
-    plain = min(
-        timeit.repeat(lambda: manager.prepare_query(TEMPLATED_SQL), number=number, repeat=5)
-    )
-    hit = min(timeit.repeat(cached, number=number, repeat=5))
-    return {"prepare_query_us": plain / number * 1e6, "cached_lookup_us": hit / number * 1e6}
+    return {
+        name: min(
+            timeit.repeat(lambda m=manager: m.prepare_query(TEMPLATED_SQL), number=number, repeat=5)
+        )
+        / number
+        * 1e6
+        for name, manager in managers.items()
+    }
 
 
 def main() -> None:
@@ -172,8 +170,11 @@ def main() -> None:
         runs = interleaved(
             keys, rounds, lambda key: run_in_loop(key[0], measure(dsn, key[1], ids, calls_per_task))
         )
-        profile = profile_templating(dsn, ids, calls_per_task)
-    micro = templating_micro()
+        profiles = {
+            variant: profile_variant(dsn, variant, ids, calls_per_task)
+            for variant in PROFILED_VARIANTS
+        }
+        micro = templating_micro()
 
     rows, table = [], []
     for loop in LOOPS:
@@ -207,14 +208,15 @@ def main() -> None:
         table,
     )  # fmt: skip
     print_table(
-        "Where ServiceDatabase.fetch_one spends client time (cProfile, asyncio loop)",
-        ["function", "share of profiled time"],
-        [[name.removesuffix("_share"), f"{share:.1%}"] for name, share in profile.items()],
-    )
+        "Where fetch_one spends client time (cProfile, asyncio loop, share of profiled time)",
+        ["function", *PROFILED_VARIANTS],
+        [[name, *(f"{profiles[v][f'{name}_share']:.1%}" for v in PROFILED_VARIANTS)]
+         for name in PROFILED],
+    )  # fmt: skip
     print_table(
         "Templating alone (no I/O)",
-        ["prepare_query µs/call", "cached lookup µs/call"],
-        [[micro["prepare_query_us"], micro["cached_lookup_us"]]],
+        ["pgdbm prepare_query µs/call", "generated prepare_query µs/call"],
+        [[micro["pgdbm_prepare_query_us"], micro["generated_prepare_query_us"]]],
     )
     write_results(
         "query_path",
@@ -224,7 +226,7 @@ def main() -> None:
             "setup": {"tasks": TASKS, "pool_size": TASKS, "rounds": rounds,
                       "calls_per_run": TASKS * calls_per_task, "sql": TEMPLATED_SQL},
             "rows": rows,
-            "profile": profile,
+            "profiles": profiles,
             "templating_micro": micro,
         },
     )  # fmt: skip

@@ -35,7 +35,7 @@ def image(name: str) -> str:
 
 def query_path_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
     rows = data["rows"]
-    setup, profile, micro = data["setup"], data["profile"], data["templating_micro"]
+    setup, profiles, micro = data["setup"], data["profiles"], data["templating_micro"]
     body = table(
         ["loop", "variant", "ops/s", "wall µs/call", "client CPU µs/call", "+CPU µs vs raw",
          "throughput vs raw", "client CPU vs raw"],
@@ -44,9 +44,13 @@ def query_path_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
           x(r["throughput_vs_raw"]), x(r["client_cpu_vs_raw"])] for r in rows],
     )  # fmt: skip
     by = {(r["loop"], r["variant"]): r for r in rows}
-    service, fixed = by[("uvloop", "ServiceDatabase")], by[("uvloop", "+ cache + timeout()")]
+    plain, service = by[("uvloop", "pgdbm manager")], by[("uvloop", "ServiceDatabase")]
+    proposed = by[("uvloop", "ServiceDatabase + timeout()")]
+    variants = list(profiles)
+    functions = list(profiles[variants[0]])
     profile_rows = [
-        [name.removesuffix("_share"), f"{share:.1%}"] for name, share in profile.items()
+        [name.removesuffix("_share"), *(f"{profiles[v][name]:.1%}" for v in variants)]
+        for name in functions
     ]
     text = f"""## 1. Query path: pgdbm manager vs raw asyncpg
 
@@ -58,45 +62,48 @@ variant on both loops alternating; medians; ratios are medians of per-round rati
 "client CPU" is the process's CPU time per call, the cost of the wrapper itself; wall
 time also includes the server, which shares the cores.
 
+- "pgdbm manager": pgdbm 0.5.0 as it comes, `AsyncDatabaseManager(pool=pool, schema=...)`.
+- "ServiceDatabase": the generated app's manager, as its routers call it.
+- "ServiceDatabase + timeout()": a proposal, not in the template (below).
+
 {body}
 
 {image("query_path")}
 
-**Where the time goes** (cProfile of `ServiceDatabase.fetch_one`, asyncio loop; cumulative
-share of the profiled time, nested entries overlap):
+**Where the time goes** (cProfile of `fetch_one`, asyncio loop; cumulative share of the
+profiled time, nested entries overlap):
 
-{table(["function", "share"], profile_rows)}
+{table(["function", *variants], profile_rows)}
 
-Templating alone costs {micro["prepare_query_us"]:.1f} µs per call (`prepare_query`, no
-cache), a dictionary lookup {micro["cached_lookup_us"]:.2f} µs. So **templating is a small
-part of the gap**. The rest is spread over pgdbm's wrapper (an `asynccontextmanager` per
-acquire, `dict(row)`, error wrapping) and the generated `ServiceDatabase.acquire`, whose
-`pool.acquire(timeout=...)` adds a coroutine and a timeout scope around the wait (asyncpg's
-`wait_for`) and, because asyncpg reuses that timeout on release, a second timeout scope
-around the connection reset.
+**Templating**: pgdbm expands `{{{{tables.x}}}}` on every call (`prepare_query`: two
+regexes, two replaces), {micro["pgdbm_prepare_query_us"]:.1f} µs per call. **What the
+generated app does about it:** `ServiceDatabase.prepare_query` remembers each expansion in
+a dict keyed by `(schema, query)` — the expansion depends on nothing else — bounded at
+`max_cached_queries = 1024` entries, so SQL built at run time cannot grow it without
+limit (past that it expands per call, as pgdbm does). A remembered query costs
+{micro["generated_prepare_query_us"]:.2f} µs. Templating was never most of the gap,
+though: on uvloop the generated manager still costs
+{service["extra_client_cpu_us_vs_raw"]:.1f} µs of client CPU per call more than raw
+asyncpg (plain pgdbm: {plain["extra_client_cpu_us_vs_raw"]:.1f} µs). The rest is pgdbm's
+wrapper (an `asynccontextmanager` per acquire, `dict(row)`, error wrapping) and the
+generated `ServiceDatabase.acquire`, whose `pool.acquire(timeout=...)` adds a coroutine and
+a timeout scope around the wait (asyncpg's `wait_for`) and, because asyncpg reuses that
+timeout on release, a second timeout scope around the connection reset.
 
-**What the generated app does about it:** nothing yet. Proposed (measured above, in
-[`bench/proposed.py`](../bench/proposed.py), not applied to the template):
-
-1. "+ cache": `ServiceDatabase.prepare_query` remembers its expansions in a bounded dict
-   keyed by `(schema, query)`. Safe: the expansion depends on nothing else.
-2. "+ timeout()": bound only the wait, with
-   `async with asyncio.timeout(t): conn = await pool.acquire()`, then release without a
-   timeout. asyncpg returns the holder to the queue on cancellation either way; the
-   trade-off is that the connection reset on release is no longer bounded by `t` (as
-   with any plain `pool.acquire()`; the server's `statement_timeout` still applies).
-
-On uvloop that takes the extra client CPU from
-{service["extra_client_cpu_us_vs_raw"]:.1f} to {fixed["extra_client_cpu_us_vs_raw"]:.1f} µs
-per call, and throughput from {x(service["throughput_vs_raw"])} to
-{x(fixed["throughput_vs_raw"])} of raw asyncpg.
+**Proposed, not in the template** ("+ timeout()",
+[`bench/proposed.py`](../bench/proposed.py)): bound only the wait, with
+`async with asyncio.timeout(t): conn = await pool.acquire()`, then release without a
+timeout. asyncpg returns the holder to the queue on cancellation either way; the
+trade-off is that the connection reset on release is no longer bounded by `t` (as with
+any plain `pool.acquire()`; the server's `statement_timeout` still applies). On uvloop it
+takes the extra client CPU from {service["extra_client_cpu_us_vs_raw"]:.1f} to
+{proposed["extra_client_cpu_us_vs_raw"]:.1f} µs per call, and throughput from
+{x(service["throughput_vs_raw"])} to {x(proposed["throughput_vs_raw"])} of raw asyncpg.
 """  # fmt: skip
     headline = [
         "Query path (PK lookup, uvloop): generated `ServiceDatabase` vs raw asyncpg",
         f"{x(service['throughput_vs_raw'])} throughput; client CPU per call "
-        f"{x(service['client_cpu_vs_raw'])} (+{service['extra_client_cpu_us_vs_raw']:.0f} µs). "
-        f"Proposed fix: {x(fixed['throughput_vs_raw'])} throughput, CPU "
-        f"{x(fixed['client_cpu_vs_raw'])} (+{fixed['extra_client_cpu_us_vs_raw']:.0f} µs)",
+        f"{x(service['client_cpu_vs_raw'])} (+{service['extra_client_cpu_us_vs_raw']:.0f} µs)",
         "—",
     ]
     return text, [headline]
@@ -174,11 +181,11 @@ between servers:
 (a) is what a user writes by hand with `pip install fastapi uvicorn`: without
 `uvicorn[standard]` there is no uvloop or httptools. (b) is the generated app's stack with
 raw asyncpg in place of the pattern, so pattern / (b) is the pattern's whole cost.
-"pattern + async dependency" is the generated app with its `database_for()` dependency
-as an `async def` ([`bench/proposed.py`](../bench/proposed.py), patched in by
-[`bench/proposed_app.py`](../bench/proposed_app.py)): the generated dependency is a plain
-`def`, which FastAPI runs in its threadpool, a thread hand-off per request for a
-dictionary lookup. "pattern + both fixes" adds section 1's `ServiceDatabase` changes.
+The generated app's dependencies (`database_for()`, `get_pool`) are `async def`, so
+FastAPI runs them on the event loop, not in its threadpool, and its `ServiceDatabase`
+remembers its `{{{{tables.x}}}}` expansions (section 1). "pattern + timeout()" is the
+generated app with section 1's proposed acquire patched in by
+[`bench/proposed_app.py`](../bench/proposed_app.py).
 
 {body}
 
@@ -211,8 +218,7 @@ much CPU the server process is given; CPU per request is the cost of the code it
         )
         headline_rows.append([
             f"HTTP GET by id: generated app vs {baseline}",
-            f"req/s {ratios('pattern')}; server CPU per request {cpu}. With the async "
-            f"dependency: req/s {ratios('pattern + async dependency')}",
+            f"req/s {ratios('pattern')}; server CPU per request {cpu}",
             ", ".join(f"≥ {t['target']}x at c={t['concurrency']}: {verdict(t['met'])}"
                       for t in targets if t["server"] == "pattern" and t["baseline"] == baseline),
         ])  # fmt: skip
