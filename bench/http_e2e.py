@@ -4,9 +4,6 @@ loopback at 10 and 100 connections.
 
 Servers (one uvicorn worker each, access log on as uvicorn defaults, pools of max 10):
   pattern        the generated app, as its `make run`: --loop uvloop --http httptools
-  + timeout()    ("pattern + timeout()") the generated app with bench/proposed.py's
-                 ServiceDatabase patched in (bench/proposed_app.py): the acquire bounded
-                 by asyncio.timeout(), a proposal not in the template
   (a) by hand    raw asyncpg, --loop asyncio --http h11: what `pip install fastapi uvicorn`
                  runs (uvicorn without [standard] has neither uvloop nor httptools)
   (b) same stack raw asyncpg, --loop uvloop --http httptools: the pattern's whole cost
@@ -59,12 +56,10 @@ from _common import (
 FAST_STACK = ("--loop", "uvloop", "--http", "httptools")
 SERVERS = {  # name -> (app, uvicorn options)
     "pattern": (f"{PACKAGE}.main:app", FAST_STACK),
-    "pattern + timeout()": ("proposed_app:app", FAST_STACK),
     "(a) by hand": ("handwritten_app:app", ("--loop", "asyncio", "--http", "h11")),
     "(b) same stack": ("handwritten_app:app", FAST_STACK),
 }
 BASELINES = {"(a) by hand": 1.0, "(b) same stack": 0.95}  # baseline -> target for the pattern
-PATTERNS = ("pattern", "pattern + timeout()")
 CONCURRENCIES = (10, 100)
 ROWS = 1000
 ITEM_ID = 500
@@ -236,7 +231,7 @@ def main() -> None:
             "met": row[f"vs {baseline}"]["median"] >= target,
         }
         for row in rows
-        if row["server"] in PATTERNS
+        if row["server"] == "pattern"
         for baseline, target in BASELINES.items()
     ]
     print_table(

@@ -91,7 +91,7 @@ def plot_http_e2e(data: dict[str, Any], figure: Figure) -> None:
     }
     servers = list(dict.fromkeys(row["server"] for row in rows))
     width = 0.8 / len(servers)
-    palette = [PATTERN_COLOR, "#2ca02c", OTHER_COLOR, BASELINE_COLOR]
+    palette = [PATTERN_COLOR, OTHER_COLOR, BASELINE_COLOR]
     for axes, (metric, label) in zip(
         figure.subplots(1, len(metrics)), metrics.items(), strict=True
     ):

@@ -6,8 +6,6 @@ Variants (one pool, created as the generated app creates it; 10 tasks, pool of 1
   pgdbm manager    AsyncDatabaseManager(pool=pool, schema="users").fetch_one(<{{tables.items}} SQL>)
   ServiceDatabase  the generated app's manager, as its routers call it: pgdbm with its
                    {{tables.x}} expansions remembered and a bounded acquire
-  + timeout()      ServiceDatabase whose bounded acquire uses asyncio.timeout() instead of
-                   pool.acquire(timeout=...) (bench/proposed.py, not in the template)
 
 A cProfile of the plain pgdbm manager and of ServiceDatabase shows which share of the
 client's time goes to templating (pgdbm's prepare_query runs on every call; the generated
@@ -47,7 +45,7 @@ from _common import (
 SCHEMA = "users"
 TEMPLATED_SQL = "SELECT * FROM {{tables.items}} WHERE id = $1"
 RAW_SQL = f'SELECT * FROM "{SCHEMA}".items WHERE id = $1'  # what pgdbm expands the above to
-VARIANTS = ("raw asyncpg", "pgdbm manager", "ServiceDatabase", "ServiceDatabase + timeout()")
+VARIANTS = ("raw asyncpg", "pgdbm manager", "ServiceDatabase")
 PROFILED_VARIANTS = ("pgdbm manager", "ServiceDatabase")
 BASELINE = "raw asyncpg"
 TASKS = 10
@@ -63,17 +61,11 @@ def lookups(pool: Any) -> dict[str, Lookup]:
     from pgdbm import AsyncDatabaseManager
 
     manager = AsyncDatabaseManager(pool=pool, schema=SCHEMA)
-    from proposed import TimeoutScopeServiceDatabase
-
     service_db = ServiceDatabase(pool, SCHEMA, acquire_timeout=5.0)
-    timeout_scope_db = TimeoutScopeServiceDatabase(pool, SCHEMA, acquire_timeout=5.0)
     return {
         "raw asyncpg": lambda item_id: pool.fetchrow(RAW_SQL, item_id),
         "pgdbm manager": lambda item_id: manager.fetch_one(TEMPLATED_SQL, item_id),
         "ServiceDatabase": lambda item_id: service_db.fetch_one(TEMPLATED_SQL, item_id),
-        "ServiceDatabase + timeout()": lambda item_id: timeout_scope_db.fetch_one(
-            TEMPLATED_SQL, item_id
-        ),
     }
 
 

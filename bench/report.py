@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from _common import BENCH_DIR, RESULTS_DIR, paired_ratio
+from _common import BENCH_DIR, RESULTS_DIR
 from plot import QUICK_DIR
 from report_sections import PAGE, SECTIONS, table, x
 
@@ -49,25 +49,6 @@ numbers should not be compared across sections or machines.
 """  # fmt: skip
 
 
-def timeout_scope_gain(results: dict[str, dict[str, Any]]) -> tuple[list[str], bool]:
-    """The proposed acquire vs the generated one, per-round CPU ratios from both benchmarks;
-    a gain counts as measured only if every round on every loop and concurrency shows it."""
-    query = {(r["loop"], r["variant"]): r for r in results["query_path"]["rows"]}
-    http = {(r["server"], r["concurrency"]): r for r in results["http_e2e"]["rows"]}
-    pairs = [
-        (f"client CPU per call on {loop}", query[(loop, "ServiceDatabase + timeout()")],
-         query[(loop, "ServiceDatabase")], "cpu_us")
-        for loop in sorted({loop for loop, _ in query})
-    ] + [
-        (f"server CPU per request at c={c}", http[("pattern + timeout()", c)],
-         http[("pattern", c)], "server_cpu_us_per_request")
-        for c in sorted({c for _, c in http})
-    ]  # fmt: skip
-    ratios = [(what, paired_ratio(new["samples"], old["samples"], key))
-              for what, new, old, key in pairs]  # fmt: skip
-    return [f"{x(r)} {what}" for what, r in ratios], all(r["max"] < 1 for _, r in ratios)
-
-
 def findings(results: dict[str, dict[str, Any]]) -> str:
     """What the numbers say, every figure computed from the results."""
     query = {(r["loop"], r["variant"]): r for r in results["query_path"]["rows"]}
@@ -97,9 +78,9 @@ def findings(results: dict[str, dict[str, Any]]) -> str:
         )
         for baseline in dict.fromkeys(t["baseline"] for t in targets)
     }
-    timeout_ratios, timeout_gain = timeout_scope_gain(results)
-    spans = [r["vs (b) same stack"] for r in results["http_e2e"]["rows"] if r["server"] in
-             ("pattern", "pattern + timeout()")]  # fmt: skip
+    spans = [
+        r["vs (b) same stack"] for r in results["http_e2e"]["rows"] if r["server"] == "pattern"
+    ]
     tenants = results["tenants"]
     growth = tenants["provisioning"]["last_vs_first"]
     return f"""## What the numbers say
@@ -130,16 +111,12 @@ def findings(results: dict[str, dict[str, Any]]) -> str:
    dependency resolution (the hand-written endpoint reads the pool from `request`, no
    `Depends`) and its dispatch through the included per-service routers (FastAPI 0.165
    matches each included router per request; the hand-written app has one route).
-5. **The remaining proposal, bounding only the wait with `asyncio.timeout()`, shows
-   {"a gain in every round" if timeout_gain else "no gain that holds in every round"}**
-   over the generated app (its CPU as a share of the generated app's, per-round range):
-   {"; ".join(timeout_ratios)}.
-6. **Requests/s verdicts are weak on this machine**: per-round ratios of the generated
+5. **Requests/s verdicts are weak on this machine**: per-round ratios of the generated
    app's requests/s against (b) ranged from {min(s["min"] for s in spans):.2f} to
    {max(s["max"] for s in spans):.2f}, because the load generator, the server, PostgreSQL
    and other people's work share 2 cores. The CPU-per-request ratios, which do not depend
    on how much CPU the server is given, are much steadier and tell the same story.
-7. **Tenants to {tenants["setup"]["tenants"]:,}**: provisioning took {x(growth)} as long
+6. **Tenants to {tenants["setup"]["tenants"]:,}**: provisioning took {x(growth)} as long
    per tenant in the last tenth as in the first{" (flat)" if growth < 1.25 else ""}; a
    backend that touched every tenant grew by {tenants["memory_kb_per_tenant"]:.1f} kB per
    tenant.

@@ -45,7 +45,6 @@ def query_path_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
     )  # fmt: skip
     by = {(r["loop"], r["variant"]): r for r in rows}
     plain, service = by[("uvloop", "pgdbm manager")], by[("uvloop", "ServiceDatabase")]
-    proposed = by[("uvloop", "ServiceDatabase + timeout()")]
     variants = list(profiles)
     functions = list(profiles[variants[0]])
     profile_rows = [
@@ -64,7 +63,6 @@ time also includes the server, which shares the cores.
 
 - "pgdbm manager": pgdbm 0.5.0 as it comes, `AsyncDatabaseManager(pool=pool, schema=...)`.
 - "ServiceDatabase": the generated app's manager, as its routers call it.
-- "ServiceDatabase + timeout()": a proposal, not in the template (below).
 
 {body}
 
@@ -84,21 +82,18 @@ limit (past that it expands per call, as pgdbm does). A remembered query costs
 {micro["generated_prepare_query_us"]:.2f} µs. Templating was never most of the gap,
 though: on uvloop the generated manager still costs
 {service["extra_client_cpu_us_vs_raw"]:.1f} µs of client CPU per call more than raw
-asyncpg (plain pgdbm: {plain["extra_client_cpu_us_vs_raw"]:.1f} µs). The rest is pgdbm's
-wrapper (an `asynccontextmanager` per acquire, `dict(row)`, error wrapping) and the
-generated `ServiceDatabase.acquire`, whose `pool.acquire(timeout=...)` adds a coroutine and
-a timeout scope around the wait (asyncpg's `wait_for`) and, because asyncpg reuses that
+asyncpg (plain pgdbm, which expands per call but waits for a connection without a bound:
+{plain["extra_client_cpu_us_vs_raw"]:.1f} µs). The rest is pgdbm's wrapper (an
+`asynccontextmanager` per acquire, `dict(row)`, error wrapping) and the generated
+`ServiceDatabase.acquire`, whose `pool.acquire(timeout=...)` adds a coroutine and a timeout
+scope around the wait (asyncpg's `wait_for` above) and, because asyncpg reuses that
 timeout on release, a second timeout scope around the connection reset.
 
-**Proposed, not in the template** ("+ timeout()",
-[`bench/proposed.py`](../bench/proposed.py)): bound only the wait, with
-`async with asyncio.timeout(t): conn = await pool.acquire()`, then release without a
-timeout. asyncpg returns the holder to the queue on cancellation either way; the
-trade-off is that the connection reset on release is no longer bounded by `t` (as with
-any plain `pool.acquire()`; the server's `statement_timeout` still applies). On uvloop it
-takes the extra client CPU from {service["extra_client_cpu_us_vs_raw"]:.1f} to
-{proposed["extra_client_cpu_us_vs_raw"]:.1f} µs per call, and throughput from
-{x(service["throughput_vs_raw"])} to {x(proposed["throughput_vs_raw"])} of raw asyncpg.
+Bounding only the wait instead (`async with asyncio.timeout(t): conn = await
+pool.acquire()`, release without a timeout) was measured against this generated app in
+a full run of these benchmarks (commit 96b16e6) and dropped: it saved a few µs of client
+CPU per call in some rounds and not in others, and no server CPU per HTTP request, while
+it would leave the connection reset on release unbounded.
 """  # fmt: skip
     headline = [
         "Query path (PK lookup, uvloop): generated `ServiceDatabase` vs raw asyncpg",
@@ -183,9 +178,7 @@ between servers:
 raw asyncpg in place of the pattern, so pattern / (b) is the pattern's whole cost.
 The generated app's dependencies (`database_for()`, `get_pool`) are `async def`, so
 FastAPI runs them on the event loop, not in its threadpool, and its `ServiceDatabase`
-remembers its `{{{{tables.x}}}}` expansions (section 1). "pattern + timeout()" is the
-generated app with section 1's proposed acquire patched in by
-[`bench/proposed_app.py`](../bench/proposed_app.py).
+remembers its `{{{{tables.x}}}}` expansions (section 1).
 
 {body}
 
