@@ -70,10 +70,10 @@ def _restart(server: PostgresServer) -> None:
     server.start_server()
 
 
-def _schema_only_dump(pg_dump: Path, dsn: str) -> subprocess.CompletedProcess[str]:
+def _schema_only_dump(pg_dump: Path, dsn: str, *options: str) -> subprocess.CompletedProcess[str]:
     # A client needs no particular OS user: pg_dump connects over the server's DSN.
     return subprocess.run(
-        [str(pg_dump), "--schema-only", "--dbname", dsn],
+        [str(pg_dump), "--schema-only", *options, "--dbname", dsn],
         capture_output=True,
         text=True,
         timeout=300,
@@ -94,6 +94,11 @@ def test_pg_dump_needs_max_locks_per_transaction_raised_for_many_tables(
     error = too_few_locks.stderr[:1000]  # the failing LOCK TABLE statement lists every table
     assert "out of shared memory" in error, error
     assert "increase max_locks_per_transaction" in error.replace('"', ""), error
+
+    one_tenant = _schema_only_dump(pg_dump, dsn, "--schema", "tenant_0")
+    assert one_tenant.returncode == 0, one_tenant.stderr  # it locks only the tables it dumps
+    assert "CREATE TABLE tenant_0.t_0" in one_tenant.stdout
+    assert "tenant_1." not in one_tenant.stdout
 
     asyncio.run(_configure(dsn, max_locks_per_transaction=256))
     _restart(throwaway_server)
