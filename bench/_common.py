@@ -220,19 +220,22 @@ def machine_facts(admin_dsn: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "postgres": asyncio.run(_server_version(admin_dsn)),
         "packages": versions,
-        "checkout": _git_describe(),  # "-dirty": the template had uncommitted edits
+        "checkout": _git_describe(),
     }
 
 
 def _git_describe() -> str | None:
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+    """The commit, "-dirty" if the code measured (not the results) had uncommitted edits."""
+    measured = (":/template", ":/generator", ":/bench", ":(top,exclude)bench/results")
+
+    def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=BENCH_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
+            ["git", *args], cwd=BENCH_DIR, capture_output=True, text=True, check=True
         ).stdout.strip()
+
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        dirty = git("status", "--porcelain", "--", *measured)
+        return git("rev-parse", "--short", "HEAD") + ("-dirty" if dirty else "")
     return None
 
 
