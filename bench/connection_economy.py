@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AsyncExitStack
 from typing import Any
 
 from _common import (
@@ -88,44 +89,47 @@ async def run_mode(
 
     pool_count, max_size = MODES[mode]
     settings = project_settings(dsn, pool_max_size=max_size)  # min size: the generated default
-    pools = [await create_pool(settings) for _ in range(pool_count)]
-    databases = {
-        service: ServiceDatabase(
-            pools[i % pool_count], service, acquire_timeout=settings.pool_acquire_timeout
-        )
-        for i, service in enumerate(SERVICES)
-    }
-    stop_sampling, backends = asyncio.Event(), []
-    sampler = asyncio.create_task(backend_sampler(dsn, database, stop_sampling, backends))
-    completed = dict.fromkeys(SERVICES, 0)
-    trickle_latencies: list[float] = []
+    async with AsyncExitStack() as opened:
+        pools = []
+        for _ in range(pool_count):
+            pool = await create_pool(settings)
+            opened.push_async_callback(close_pool, pool, 5.0)
+            pools.append(pool)
+        databases = {
+            service: ServiceDatabase(
+                pools[i % pool_count], service, acquire_timeout=settings.pool_acquire_timeout
+            )
+            for i, service in enumerate(SERVICES)
+        }
+        stop_sampling, backends = asyncio.Event(), []
+        sampler = asyncio.create_task(backend_sampler(dsn, database, stop_sampling, backends))
+        completed = dict.fromkeys(SERVICES, 0)
+        trickle_latencies: list[float] = []
 
-    async def worker(service: str, until: float, pause: float | None) -> None:
-        db, service_ids, loop = databases[service], ids[service], asyncio.get_running_loop()
-        i = 0
-        while loop.time() < until:
-            started = time.perf_counter()
-            await db.fetch_one(SQL, service_ids[i % len(service_ids)])
-            completed[service] += 1
-            i += 1
-            if pause is not None:
-                trickle_latencies.append(time.perf_counter() - started)
-                await asyncio.sleep(pause)
+        async def worker(service: str, until: float, pause: float | None) -> None:
+            db, service_ids, loop = databases[service], ids[service], asyncio.get_running_loop()
+            i = 0
+            while loop.time() < until:
+                started = time.perf_counter()
+                await db.fetch_one(SQL, service_ids[i % len(service_ids)])
+                completed[service] += 1
+                i += 1
+                if pause is not None:
+                    trickle_latencies.append(time.perf_counter() - started)
+                    await asyncio.sleep(pause)
 
-    loop = asyncio.get_running_loop()
-    started = time.perf_counter()
-    try:
-        for hot in SERVICES:
-            until = loop.time() + phase_seconds
-            workers = [worker(hot, until, None) for _ in range(HOT_TASKS)]
-            workers += [worker(s, until, TRICKLE_PAUSE) for s in SERVICES if s != hot]
-            await asyncio.gather(*workers)
-        elapsed = time.perf_counter() - started
-    finally:
-        stop_sampling.set()
-        await sampler
-        for pool in pools:
-            await close_pool(pool, grace=5.0)
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            for hot in SERVICES:
+                until = loop.time() + phase_seconds
+                workers = [worker(hot, until, None) for _ in range(HOT_TASKS)]
+                workers += [worker(s, until, TRICKLE_PAUSE) for s in SERVICES if s != hot]
+                await asyncio.gather(*workers)
+            elapsed = time.perf_counter() - started
+        finally:
+            stop_sampling.set()
+            await sampler
     return {
         "peak_backends": max(count for _, count in backends),
         "ops_per_s": sum(completed.values()) / elapsed,
