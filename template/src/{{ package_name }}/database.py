@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -140,12 +140,10 @@ async def migrate_schema(db: AsyncDatabaseManager, schema: str, migrations_path:
 
 
 async def migrate_services(
-    pool: asyncpg.Pool,
-    databases: Mapping[str, ServiceDatabase],
-    services: Iterable[Service],
-    settings: Settings,
+    pool: asyncpg.Pool, services: Sequence[Service], settings: Settings
 ) -> dict[str, list[str]]:
     """Migrate every service under one lock, so concurrent start-ups apply each file once."""
+    databases = open_databases(pool, services, settings)
     async with migration_lock(pool, MIGRATION_LOCK_KEY, timeout=settings.migration_lock_timeout):
         applied = {}
         for service in services:

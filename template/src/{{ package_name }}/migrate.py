@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pgdbm import AsyncDBError
 
 from .config import Settings, get_settings
-from .database import MigrationFailed, close_pool, create_pool, migrate_services, open_databases
+from .database import MigrationFailed, close_pool, create_pool, migrate_services
 from .service import Service
 from .services import SERVICES
 
@@ -24,8 +24,7 @@ async def migrate(
     lock is a session lock, which only a direct connection (no transaction pooler) keeps."""
     pool = await create_pool(settings, settings.migration_database_url)
     try:
-        databases = open_databases(pool, services, settings)
-        return await migrate_services(pool, databases, services, settings)
+        return await migrate_services(pool, services, settings)
     finally:
         await close_pool(pool, grace=settings.shutdown_grace)
 
