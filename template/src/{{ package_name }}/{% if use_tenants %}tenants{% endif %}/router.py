@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from ..database import ServiceDatabase
 from ..errors import DATABASE_ERRORS, ErrorBody
+from ..fields import NO_NUL, RowId
 from ..service import Service
 from . import REGISTRY_MIGRATIONS_PATH, REGISTRY_SCHEMA
 from .ids import MAX_TENANT_ID_LENGTH, TENANT_ID, InvalidTenantId, TenantIdTaken
@@ -32,8 +33,6 @@ from .manager import (
 from .registry import Tenant
 
 router = APIRouter(responses=DATABASE_ERRORS)
-NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
-NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # BIGINT range: larger ids cannot exist
 # Documents the id's shape in OpenAPI without enforcing it there: ids.py does, and its
 # answer (400 with the rule broken) says more than a generic 422.
 TENANT_ID_SHAPE: dict[str, Any] = {
@@ -190,7 +189,7 @@ async def list_notes(
 
 
 @router.get("/notes/{note_id}", tags=["notes"], responses=TENANT_ERRORS)
-async def get_note(note_id: NoteId, db: TenantDatabase) -> Note:
+async def get_note(note_id: RowId, db: TenantDatabase) -> Note:
     row = await db.fetch_one("SELECT * FROM {{tables.notes}} WHERE id = $1", note_id)
     if row is None:
         raise note_not_found(note_id)
@@ -198,7 +197,7 @@ async def get_note(note_id: NoteId, db: TenantDatabase) -> Note:
 
 
 @router.put("/notes/{note_id}", tags=["notes"], responses=TENANT_ERRORS)
-async def update_note(note_id: NoteId, note: NoteIn, db: TenantDatabase) -> Note:
+async def update_note(note_id: RowId, note: NoteIn, db: TenantDatabase) -> Note:
     row = await db.fetch_one(
         "UPDATE {{tables.notes}} SET title = $2, body = $3, updated_at = now()"
         " WHERE id = $1 RETURNING *",
@@ -217,7 +216,7 @@ async def update_note(note_id: NoteId, note: NoteIn, db: TenantDatabase) -> Note
     tags=["notes"],
     responses=TENANT_ERRORS,
 )
-async def delete_note(note_id: NoteId, db: TenantDatabase) -> Response:
+async def delete_note(note_id: RowId, db: TenantDatabase) -> Response:
     deleted = await db.fetch_value(
         "DELETE FROM {{tables.notes}} WHERE id = $1 RETURNING id", note_id
     )

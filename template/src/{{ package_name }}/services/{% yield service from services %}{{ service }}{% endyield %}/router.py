@@ -4,19 +4,17 @@ qualifies with the service's schema."""
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from ...database import ServiceDatabase
 from ...dependencies import database_for
 from ...errors import CONFLICT, DATABASE_ERRORS, ErrorBody
+from ...fields import NO_NUL, RowId
 from .schema import SCHEMA
 
 router = APIRouter(prefix=f"/{SCHEMA}", tags=[SCHEMA], responses=DATABASE_ERRORS)
 Database = Annotated[ServiceDatabase, Depends(database_for(SCHEMA))]
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # BIGINT range: larger ids cannot exist
-
-NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
 class ItemIn(BaseModel):
@@ -66,7 +64,7 @@ async def list_items(
 
 
 @router.get("/items/{item_id}", responses=NOT_FOUND)
-async def get_item(item_id: ItemId, db: Database) -> Item:
+async def get_item(item_id: RowId, db: Database) -> Item:
     row = await db.fetch_one("SELECT * FROM {{tables.items}} WHERE id = $1", item_id)
     if row is None:
         raise not_found(item_id)
@@ -74,7 +72,7 @@ async def get_item(item_id: ItemId, db: Database) -> Item:
 
 
 @router.put("/items/{item_id}", responses=UNREADABLE_BODY | NOT_FOUND | CONFLICT)
-async def update_item(item_id: ItemId, item: ItemIn, db: Database) -> Item:
+async def update_item(item_id: RowId, item: ItemIn, db: Database) -> Item:
     row = await db.fetch_one(
         "UPDATE {{tables.items}} SET name = $2, description = $3, updated_at = now()"
         " WHERE id = $1 RETURNING *",
@@ -88,7 +86,7 @@ async def update_item(item_id: ItemId, item: ItemIn, db: Database) -> Item:
 
 
 @router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_item(item_id: ItemId, db: Database) -> Response:
+async def delete_item(item_id: RowId, db: Database) -> Response:
     deleted = await db.fetch_value(
         "DELETE FROM {{tables.items}} WHERE id = $1 RETURNING id", item_id
     )
