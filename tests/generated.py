@@ -34,7 +34,9 @@ def project_env(project: Path, **variables: str) -> dict[str, str]:
     python_path = os.pathsep.join(
         filter(None, [str(project / "src"), os.environ.get("PYTHONPATH")])
     )
-    return {**os.environ, "PYTHONPATH": python_path, **variables}
+    # Our pytest's own variables (xdist worker ids, ...) must not leak into the project's run.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return {**inherited, "PYTHONPATH": python_path, **variables}
 
 
 def run_in_project(

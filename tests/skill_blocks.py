@@ -311,16 +311,9 @@ async def _drive(spec: dict) -> list[dict]:
 
 def render_project(services: tuple[str, ...], use_tenants: bool, destination: Path) -> Path:
     """A project rendered from this checkout's template (uncommitted changes included)."""
-    import copier  # only the SameAs checks and `sync` need it
+    from pgdbm_shared_pool.scaffold import new_project  # only the SameAs checks and `sync`
 
-    copier.run_copy(
-        str(REPO_ROOT),
-        destination,
-        data={"services": list(services), "use_tenants": use_tenants},
-        defaults=True,
-        quiet=True,
-        vcs_ref="HEAD",
-    )
+    new_project(destination, services=services, use_tenants=use_tenants, project_name="Acme API")
     return destination
 
 

@@ -8,15 +8,14 @@ are rendered from a throw-away commit).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from generated import run_suite
 from pgdbm_shared_pool import cli, names
 from pgdbm_shared_pool.scaffold import ScaffoldError, add_service, new_project, remove_service
 
@@ -136,17 +135,7 @@ def test_updated_project_passes_its_own_suite(
 ) -> None:
     project = tmp_path / "shop"
     add_billing_then_remove_orders(template_repo, project, capsys, use_tenants=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env |= {"PYTHONPATH": str(project / "src"), "TEST_DATABASE_URL": pg_server.dsn}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = run_suite(project, pg_server.dsn, "-rA")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "PASSED tests/test_service_billing.py" in done.stdout  # the added service's tests
     assert "test_service_orders" not in done.stdout  # the removed service's tests are gone
