@@ -1,6 +1,5 @@
 """The provisioning module, on real servers: every provider path and the database helpers."""
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -81,10 +80,11 @@ def binaries_major_version() -> int:
 
 
 @pytest.mark.smoke
-async def test_env_provider_uses_test_database_url() -> None:
-    dsn = os.environ.get("TEST_DATABASE_URL")
-    if not dsn:
-        pytest.skip("TEST_DATABASE_URL is not set: the env provider has nothing to use")
+async def test_env_provider_uses_test_database_url(
+    monkeypatch: pytest.MonkeyPatch, pg_server: PostgresServer
+) -> None:
+    dsn = pg_server.dsn  # whichever provider started it, it stands for the user's server
+    monkeypatch.setenv("TEST_DATABASE_URL", dsn)
     server = start_postgres_server(["env"])
     assert (server.provider, server.dsn) == ("env", dsn)
     assert not server.can_restart
