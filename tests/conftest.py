@@ -5,25 +5,22 @@ A test that needs a missing program skips, naming its install command (`-ra` lis
 TEST_NO_SKIP=1 (CI sets it) turns every skip into a failure.
 """
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 from pgbouncer import pgbouncer_binary, pgbouncer_missing
-from pgdbm_shared_pool.testing import (
-    PostgresServer,
-    create_database,
-    drop_database,
-    start_postgres_server,
-    unique_database_name,
-)
+from pgdbm_shared_pool.testing import DatabaseSupply, PostgresServer, start_postgres_server
 
 NO_SKIP = "TEST_NO_SKIP"
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    report: pytest.TestReport = yield
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if report.skipped and os.environ.get(NO_SKIP) and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
@@ -40,14 +37,23 @@ def pg_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def empty_databases(pg_server: PostgresServer) -> Iterator[DatabaseSupply]:
+    """Created and dropped in batches: much faster on a server that syncs to disk."""
+    supply = DatabaseSupply(pg_server.dsn)
+    yield supply
+    asyncio.run(supply.close())
+
+
 @pytest.fixture
-async def fresh_database_url(pg_server: PostgresServer) -> AsyncIterator[str]:
-    name = unique_database_name()
-    await create_database(pg_server.dsn, name)
+async def fresh_database_url(
+    pg_server: PostgresServer, empty_databases: DatabaseSupply
+) -> AsyncIterator[str]:
+    name = await empty_databases.take()
     try:
         yield pg_server.dsn_for(name)
     finally:
-        await drop_database(pg_server.dsn, name)
+        await empty_databases.give_back(name)
 
 
 @pytest.fixture(scope="session")

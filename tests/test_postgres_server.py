@@ -7,6 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from pgdbm_shared_pool.testing import (
+    DatabaseSupply,
     PostgresServer,
     PostgresUnavailable,
     create_database,
@@ -223,3 +224,56 @@ async def test_fresh_database_is_empty_and_drop_ends_its_sessions(
         await left_open.close()
     exists = "SELECT count(*) FROM pg_database WHERE datname = $1"
     assert await fetchval(pg_server.dsn, exists, name) == 0
+
+
+async def existing(dsn: str, prefix: str) -> set[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
+        return {row["datname"] for row in rows}
+    finally:
+        await conn.close()
+
+
+@pytest.mark.smoke
+async def test_database_supply_clones_in_batches_and_drops_every_one(
+    pg_server: PostgresServer,
+) -> None:
+    template, prefix = unique_database_name("tmpl"), unique_database_name("supply")
+    await create_database(pg_server.dsn, template)
+    conn = await asyncpg.connect(pg_server.dsn_for(template))
+    try:
+        await conn.execute("CREATE TABLE items (id int); INSERT INTO items VALUES (1), (2)")
+    finally:
+        await conn.close()
+    supply = DatabaseSupply(pg_server.dsn, template=template, batch=3, prefix=prefix)
+    try:
+        first_batch = {await supply.take() for _ in range(3)}
+        assert await existing(pg_server.dsn, prefix) == first_batch  # made together
+        fourth = await supply.take()
+        assert fourth not in first_batch
+        assert await fetchval(pg_server.dsn_for(fourth), "SELECT count(*) FROM items") == 2
+        assert len(await existing(pg_server.dsn, prefix)) == 6  # a second batch of three
+        for name in sorted(first_batch):
+            await supply.give_back(name)
+        assert not first_batch & await existing(pg_server.dsn, prefix)  # a full batch is dropped
+        await supply.give_back(fourth)
+        assert fourth in await existing(pg_server.dsn, prefix)  # until its batch is full
+    finally:
+        await supply.close()
+        await drop_database(pg_server.dsn, template)
+    assert await existing(pg_server.dsn, prefix) == set()  # used and unused alike
+
+
+@pytest.mark.smoke
+async def test_database_supply_leaves_nothing_when_a_clone_fails(
+    pg_server: PostgresServer,
+) -> None:
+    prefix = unique_database_name("supply")
+    supply = DatabaseSupply(pg_server.dsn, template="no_such_template", batch=3, prefix=prefix)
+    with pytest.raises(asyncpg.InvalidCatalogNameError):
+        await supply.take()
+    await supply.close()
+    assert await existing(pg_server.dsn, prefix) == set()
