@@ -1,8 +1,10 @@
 """Scaffolding: `shared-pool new` vs `copier copy` of the same template with the same
-answers (both CLIs, in subprocesses, alternating), then scaffold-to-green-suite: `shared-pool
-new` followed by the generated project's own pytest suite on the Postgres server.
+answers (both CLIs, in subprocesses, alternating); then a newcomer's first steps, each
+against its target: our `make install`, and in a new project `make install` (both with a
+warm package cache, each beside the plain `venv` + `pip install` it replaced), `make test`
+(the fast tier) and `make test-all` (both tiers) on the Postgres server.
 
---quick runs one test module of the generated suite (tests/test_health.py), not all of it.
+--quick runs each step once, without the pip baselines.
 
     python bench/scaffold.py [--quick] [--dsn DSN]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,30 +69,73 @@ def scaffold_once(name: str) -> float:
         return timed(COMMANDS[name](Path(tmp) / "demo-app"))[0]
 
 
-def scaffold_to_green(admin_dsn: str, suite: list[str]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench_green_") as tmp:
-        project = Path(tmp) / "demo-app"
-        scaffold_s, _ = timed(COMMANDS["shared-pool new"](project))
-        env = {**os.environ, "PYTHONPATH": str(project / "src"), "TEST_DATABASE_URL": admin_dsn}
-        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite]
-        suite_s, result = timed(pytest, cwd=project, env=env)
-    passed = re.search(r"(\d+) passed", result.stdout)
+# The targets of issue 11, in seconds (docs/benchmarks.md shows each beside its figure).
+TARGETS = {
+    "our make install": 30.0,
+    "generated make install": 20.0,
+    "generated make test": 10.0,
+}
+PIP_INSTALL = {"our make install": ".[test]", "generated make install": ".[dev]"}
+
+
+def install(name: str, checkout: Path, venv: Path, *, baseline: bool) -> float:
+    """`make install` (or, as the baseline, venv + pip) into a venv that does not exist yet."""
+    shutil.rmtree(venv, ignore_errors=True)
+    if baseline:
+        commands = [
+            ["python3", "-m", "venv", str(venv)],
+            [str(venv / "bin/python"), "-m", "pip", "install", "-q", "-e", PIP_INSTALL[name]],
+        ]
+    else:
+        commands = [["make", "install", f"VENV={venv}"]]
+    return sum(timed(command, cwd=checkout)[0] for command in commands)
+
+
+def installs(project: Path, rounds: int, with_baselines: bool) -> dict[str, list[float]]:
+    """Each install `rounds` times, alternating; one untimed run first warms the caches."""
+    checkouts = {"our make install": TEMPLATE, "generated make install": project}
+    variants = [(name, False) for name in checkouts]
+    if with_baselines:
+        variants += [(name, True) for name in checkouts]
+
+    def run(variant: tuple[str, bool]) -> float:
+        name, baseline = variant
+        return install(name, checkouts[name], scratch / "venv", baseline=baseline)
+
+    with tempfile.TemporaryDirectory(prefix="bench_venv_") as tmp:
+        scratch = Path(tmp)
+        for variant in variants:
+            run(variant)  # warm-up: downloads and builds land in the caches
+        runs = interleaved(variants, rounds, run)
     return {
-        "scaffold_s": scaffold_s,
-        "suite_s": suite_s,
-        "total_s": scaffold_s + suite_s,
-        "tests_passed": int(passed.group(1)) if passed else 0,
+        f"{name}{' (pip)' if baseline else ''}": times for (name, baseline), times in runs.items()
     }
+
+
+def tiers(project: Path, admin_dsn: str, rounds: int) -> dict[str, list[dict[str, float]]]:
+    """`make test` and `make test-all` in the project (its .venv installed), alternating."""
+    env = {**os.environ, "TEST_DATABASE_URL": admin_dsn}
+
+    def run(target: str) -> dict[str, float]:
+        seconds, result = timed(["make", target], cwd=project, env=env)
+        passed = re.search(r"(\d+) passed", result.stdout)
+        return {"seconds": seconds, "passed": int(passed.group(1)) if passed else 0}
+
+    runs = interleaved(["test", "test-all"], rounds, run)
+    return {f"generated make {target}": samples for target, samples in runs.items()}
 
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
-    rounds, green_runs = (1, 1) if args.quick else (5, 2)
-    suite = ["tests/test_health.py"] if args.quick else []
-    with postgres_admin_dsn(args.dsn) as admin_dsn:
+    rounds, step_rounds = (1, 1) if args.quick else (5, 3)
+    with postgres_admin_dsn(args.dsn) as admin_dsn, tempfile.TemporaryDirectory() as tmp:
         facts = machine_facts(admin_dsn)
         runs = interleaved(list(COMMANDS), rounds, scaffold_once)
-        green = [scaffold_to_green(admin_dsn, suite) for _ in range(green_runs)]
+        project = Path(tmp) / "demo-app"
+        timed(COMMANDS["shared-pool new"](project))
+        install_runs = installs(project, step_rounds, with_baselines=not args.quick)
+        timed(["make", "install"], cwd=project)  # the project's own .venv, for its tests
+        tier_runs = tiers(project, admin_dsn, step_rounds)
 
     ratios = {name: paired_ratio(times, runs[BASELINE]) for name, times in runs.items()}
     print_table(
@@ -100,16 +146,18 @@ def main() -> None:
             for name, times in runs.items()
         ],
     )  # fmt: skip
-    green_summary = {key: median([g[key] for g in green]) for key in green[0]}
+    steps = {
+        **install_runs,
+        **{name: [r["seconds"] for r in samples] for name, samples in tier_runs.items()},
+    }
     print_table(
-        f"Scaffold to green suite ({' '.join(suite) or 'the whole suite'}), median of {green_runs}",
-        ["step", "seconds"],
+        f"First steps, median of {step_rounds} alternating runs",
+        ["step", "median s", "min s", "max s", "target s"],
         [
-            ["shared-pool new", green_summary["scaffold_s"]],
-            [f"pytest ({int(green_summary['tests_passed'])} passed)", green_summary["suite_s"]],
-            ["total", green_summary["total_s"]],
+            [name, median(t), min(t), max(t), TARGETS.get(name, "-")]
+            for name, t in steps.items()
         ],
-    )
+    )  # fmt: skip
     write_results(
         "scaffold",
         args,
@@ -118,13 +166,14 @@ def main() -> None:
             "setup": {
                 "services": list(SERVICES),
                 "rounds": rounds,
+                "step_rounds": step_rounds,
                 "commands": {name: shown(COMMANDS[name](Path("DEST"))) for name in COMMANDS},
-                "suite": suite or "whole suite",
+                "targets_s": TARGETS,
             },
             "scaffold_runs_s": runs,
             "shared_pool_new_vs_copier_copy": ratios["shared-pool new"],
-            "green_runs": green,
-            "green": green_summary,
+            "steps_s": steps,
+            "tests_passed": {name: samples[0]["passed"] for name, samples in tier_runs.items()},
         },
     )
 

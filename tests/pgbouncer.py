@@ -42,11 +42,10 @@ def pgbouncer_binary() -> str | None:
 
 
 def pgbouncer_missing() -> str:
-    """Why pgbouncer_binary() is None, and how to fix it."""
-    for directory in ("/usr/sbin", "/usr/local/sbin"):  # Debian's place, off a non-root PATH
-        if shutil.which("pgbouncer", path=directory):
-            return f"pgbouncer is in {directory}, not on PATH: run with PATH=$PATH:{directory}"
-    return "no `pgbouncer` on PATH: apt-get install pgbouncer (macOS: brew install pgbouncer)"
+    return (
+        "no `pgbouncer` on PATH: apt-get install pgbouncer (macOS: brew install pgbouncer); "
+        "Debian puts it in /usr/sbin, which a non-root PATH may lack"
+    )
 
 
 def _free_loopback_port() -> int:
