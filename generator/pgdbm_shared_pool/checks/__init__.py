@@ -1,17 +1,15 @@
-"""`shared-pool check`: the skill's checklist as lint rules (one module per rule, `spNNN_*.py`).
+"""The skill's checklist as lint rules (one module per rule, `spNNN_*.py`), for `shared-pool check`.
 
-Static analysis only (Python AST and SQL text, no database), reported ruff-style.
+Static analysis only (Python AST and SQL text, no database); cli/check.py reports ruff-style.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..source_tree import walk
 from ._core import (
     Finding,
     Project,
@@ -24,76 +22,21 @@ from ._core import (
     select_rules,
 )
 
-__all__ = ["Finding", "Rule", "all_rules", "check_paths", "load_project", "register"]
-
-SKIPPED_DIRS = frozenset(
-    {".venv", "venv", "__pycache__", ".git", "node_modules", "build", "dist", ".tox"}
-    | {".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages"}
-)
+__all__ = [
+    "Finding",
+    "Rule",
+    "UnknownCode",
+    "UsageError",
+    "all_rules",
+    "check_paths",
+    "load_project",
+    "run_rules",
+    "select_rules",
+]
 
 
 class UsageError(ValueError):
     pass
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="lint a project that uses pgdbm's shared pool (the skill's checklist as rules)",
-        description=(
-            "Report pgdbm shared-pool mistakes as `path:line:col: CODE message` with a fix hint.\n"
-            "Silence one with `# noqa: CODE` (`-- noqa: CODE` in .sql).\n"
-            "Exit codes: 0 clean, 1 findings (or a file Python cannot parse), 2 usage error."
-        ),
-        epilog="rules:\n" + "\n".join(f"  {r.CODE}  {r.MESSAGE}" for r in all_rules()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        default=["."],
-        help="files or directories (default: .); directories yield *.py and migrations/**/*.sql",
-    )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--select", default="", help="comma-separated codes or prefixes (SP0)")
-    parser.add_argument("--ignore", default="", help="comma-separated codes or prefixes to skip")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        rules = select_rules(_codes(args.select), _codes(args.ignore))
-        project, unparsable = load_project(args.paths)
-    except (UsageError, UnknownCode) as error:
-        print(f"shared-pool check: error: {error}", file=sys.stderr)
-        return 2
-    for problem in unparsable:
-        print(problem, file=sys.stderr)
-    findings = run_rules(project, rules)
-    if args.format == "json":
-        print(json.dumps([finding.as_json() for finding in findings], indent=2))
-    else:
-        for finding in findings:
-            print(
-                f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}"
-            )
-            print(f"    help: {finding.fix}")
-        print(_summary(len(findings), len(unparsable)))
-    # A file that does not parse was not checked: never report that as clean.
-    return 1 if findings or unparsable else 0
-
-
-def _summary(findings: int, unparsable: int) -> str:
-    if findings:
-        return f"Found {findings} finding{'s' if findings != 1 else ''}."
-    if unparsable:
-        files = f"{unparsable} file{'s' if unparsable != 1 else ''}"
-        return f"No findings, but {files} could not be parsed."
-    return "All checks passed."
-
-
-def _codes(text: str) -> list[str]:
-    return [code.strip().upper() for code in text.split(",") if code.strip()]
 
 
 def check_paths(
@@ -145,9 +88,8 @@ def _files(paths: Sequence[str | os.PathLike[str]]) -> Iterator[Path]:
 
 def _walk(root: Path) -> Iterator[Path]:
     """Python files, and .sql files below a `migrations` directory (pgdbm's migration sets)."""
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if d not in SKIPPED_DIRS)
-        in_migrations = "migrations" in Path(directory).parts
-        for name in sorted(files):
+    for directory, files in walk(root):
+        in_migrations = "migrations" in directory.parts
+        for name in files:
             if name.endswith(".py") or (name.endswith(".sql") and in_migrations):
-                yield Path(directory, name)
+                yield directory / name
