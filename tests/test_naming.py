@@ -18,7 +18,7 @@ import copier
 import pytest
 import yaml
 from pgdbm_shared_pool import cli, naming, pgdbm_facts, template
-from pgdbm_shared_pool.checks import check_paths
+from pgdbm_shared_pool.lint import check_paths
 
 ROOT = template.template_root()
 PACKAGE = "acme"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # Virtualenvs, installed packages, build output and caches: not the project's own code.
@@ -11,9 +11,14 @@ from pathlib import Path
 SKIPPED_DIRS = frozenset({"venv", "__pycache__", "node_modules", "site-packages", "build", "dist"})
 
 
-def walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
-    """(folder, sorted file names) for `root` and every folder below it worth reading."""
-    for directory, subdirectories, files in os.walk(root):
+def walk(
+    root: Path, onerror: Callable[[OSError], None] | None = None
+) -> Iterator[tuple[Path, list[str]]]:
+    """(folder, sorted file names) for `root` and every folder below it worth reading.
+
+    Symbolic links to folders are not followed (no loops); `onerror` gets unreadable ones.
+    """
+    for directory, subdirectories, files in os.walk(root, onerror=onerror):
         subdirectories[:] = sorted(
             d for d in subdirectories if not d.startswith(".") and d not in SKIPPED_DIRS
         )

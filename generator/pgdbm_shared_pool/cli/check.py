@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._output import UsageError, add_command
 
+if TYPE_CHECKING:
+    from ..lint import Finding
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    from ..checks import all_rules
+    from ..lint import all_rules
 
     parser = add_command(
         subparsers,
@@ -38,37 +43,59 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checks import UnknownCode, load_project, run_rules, select_rules
-    from ..checks import UsageError as BadPath
+    from ..lint import UnknownCode, load, run_rules, select_rules
+    from ..lint import UsageError as BadPath
 
     try:
         rules = select_rules(_codes(args.select), _codes(args.ignore))
-        project, unparsable = load_project(args.paths)
+        selection = load(args.paths)
     except (BadPath, UnknownCode) as error:
         raise UsageError(str(error)) from error
-    for problem in unparsable:
-        print(problem, file=sys.stderr)
-    findings = run_rules(project, rules)
-    if args.format == "json":
-        print(json.dumps([finding.as_json() for finding in findings], indent=2))
-    else:
-        for finding in findings:
-            print(
-                f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}"
-            )
-            print(f"    help: {finding.fix}")
-        print(_summary(len(findings), len(unparsable)))
+    for note in selection.skipped:
+        print(note, file=sys.stderr)
+    findings = run_rules(selection.project, rules)
     # A file that does not parse was not checked: never report that as clean.
-    return 1 if findings or unparsable else 0
+    status = 1 if findings or selection.unparsable else 0
+    try:
+        _print(args.format, findings, selection.unparsable, selection.empty, args.paths)
+    except BrokenPipeError:  # `check | head`: the reader has all it wants
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return status
 
 
-def _summary(findings: int, unparsable: int) -> str:
+def _print(
+    output: str,
+    findings: Sequence[Finding],
+    unparsable: Sequence[Finding],
+    empty: bool,
+    paths: Sequence[str],
+) -> None:
+    if empty:
+        print(
+            f"shared-pool check: nothing to check in {' '.join(paths)}: no *.py files, "
+            "and no .sql files below a migrations/ folder",
+            file=sys.stderr,
+        )
+    if output == "json":
+        everything = sorted([*findings, *unparsable])
+        print(json.dumps([finding.as_json() for finding in everything], indent=2))
+        return
+    for problem in unparsable:
+        print(f"{problem.path}:{problem.line}:{problem.column}: {problem.message}", file=sys.stderr)
+    for finding in findings:
+        print(f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}")
+        print(f"    help: {finding.fix}")
+    print(_summary(len(findings), len(unparsable), empty))
+
+
+def _summary(findings: int, unparsable: int, empty: bool) -> str:
     if findings:
         return f"Found {findings} finding{'s' if findings != 1 else ''}."
     if unparsable:
         files = f"{unparsable} file{'s' if unparsable != 1 else ''}"
         return f"No findings, but {files} could not be parsed."
-    return "All checks passed."
+    return "No files checked." if empty else "All checks passed."
 
 
 def _codes(text: str) -> list[str]:
