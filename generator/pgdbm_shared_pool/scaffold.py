@@ -86,7 +86,7 @@ def new_project(
     pre_existing = _check_destination(dest, overwrite)
     ref = vcs_ref or ("HEAD" if _is_git_root(template) else None)
 
-    progress(f"rendering {template.name}@{ref or 'plain directory'} into {dest}")
+    progress(f"rendering {template} ({ref or 'not a git checkout'}) into {dest}")
     source = {"src_path": str(template), "dst_path": dest, "vcs_ref": ref, "overwrite": overwrite}
     created_root = _first_missing_ancestor(dest)
     try:
