@@ -10,15 +10,17 @@ model against the real CLI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
-from skill_blocks import MAIN_SKILL, REPO_ROOT, SKILLS_DIR, repository_files
+from skill_blocks import REPO_ROOT, SKILLS_DIR, repository_files
 
 EXCLUDED_DIRS = frozenset({".git", "__pycache__", "__pypackages__"})
 EXCLUDED_FILES = frozenset({"metadata.json"})
 SKILL_DIR_VARIABLE = "${CLAUDE_SKILL_DIR}"  # Claude Code replaces it in SKILL.md text
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def skill_names() -> list[str]:
@@ -67,5 +69,38 @@ def run_shell(
     )
 
 
-def main_skill(skills_dir: Path) -> Path:
-    return skills_dir / MAIN_SKILL
+def git_snapshot(dest: Path) -> str:
+    """A git repository holding this checkout's files as they are (symlinks kept, uncommitted
+    edits included) in one commit; its file:// URL is what `npx skills add` clones."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source, target = REPO_ROOT / name, dest / name
+        if not (source.is_symlink() or source.is_file()):
+            continue  # deleted in the working tree
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target)
+    git = ["git", "-c", "user.name=snapshot", "-c", "user.email=snapshot@example.invalid"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+        subprocess.run([*git, *command], cwd=dest, check=True, capture_output=True)
+    return dest.as_uri()
+
+
+def broken_links(path: Path, root: Path) -> list[str]:
+    """Relative links of the markdown file `path` whose target is missing or outside `root`."""
+    broken = []
+    for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        resolved = (path.parent / target.split("#")[0]).resolve()
+        if not resolved.exists() or not resolved.is_relative_to(root.resolve()):
+            broken.append(target)
+    return broken

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from installed_skill import install, skill_names
+from installed_skill import broken_links, install, skill_names
 from packaging.requirements import Requirement
 from packaging.version import Version
 from skill_blocks import MAIN_SKILL, REPO_ROOT, SKILLS_DIR, repository_files
@@ -27,7 +27,6 @@ MAIN_SKILL_MD = SKILLS_DIR / MAIN_SKILL / "SKILL.md"
 MAX_ESTIMATED_TOKENS = 4750
 ALLOWED_KEYS = {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
 NAME_RULE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CHECK_CODE = re.compile(r"\((SP\d{3})\)$")
 SKIPPED_BY_CLI = {"node_modules", ".git", "dist", "build", "__pycache__"}
 
@@ -96,18 +95,6 @@ def markdown_files() -> list[Path]:
         for f in repository_files()
         if f.suffix == ".md" and f.parts[0] not in ("template", "tests")
     ]
-
-
-def broken_links(path: Path, root: Path) -> list[str]:
-    """Relative links of `path` whose target is missing or lies outside `root`."""
-    broken = []
-    for target in LINK.findall(path.read_text(encoding="utf-8")):
-        if re.match(r"[a-z]+:", target) or target.startswith("#"):
-            continue
-        resolved = (path.parent / target.split("#")[0]).resolve()
-        if not resolved.exists() or not resolved.is_relative_to(root.resolve()):
-            broken.append(target)
-    return broken
 
 
 @pytest.mark.parametrize("path", markdown_files(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
