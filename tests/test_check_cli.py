@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from generated import COMBINATIONS, render
 from pgdbm_shared_pool import cli
-from pgdbm_shared_pool.checks import all_rules
-from pgdbm_shared_pool.checks._core import Project, PythonSource, SqlSource, run_rules
+from pgdbm_shared_pool.lint import Project, all_rules, run_rules
+from pgdbm_shared_pool.lint.sources import PythonSource, SqlSource
 from skill_blocks import all_blocks
 
 RULES = {rule.CODE: rule for rule in all_rules()}

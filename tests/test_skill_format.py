@@ -171,7 +171,7 @@ def checklist_codes() -> list[str]:
 
 
 def test_checklist_maps_one_to_one_to_the_check_rules() -> None:
-    from pgdbm_shared_pool.checks import all_rules
+    from pgdbm_shared_pool.lint import all_rules
 
     rule_codes = sorted(rule.CODE for rule in all_rules())
     assert checklist_codes() == rule_codes

@@ -15,7 +15,7 @@ from . import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import checks, doctor, scaffold
+    from . import check_cli, doctor, scaffold
 
     parser = argparse.ArgumentParser(
         prog="shared-pool",
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (scaffold, checks, doctor):
+    for module in (scaffold, check_cli, doctor):
         module.register(subparsers)
     return parser
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import simple_name
-from ._core import Hit, Project
+from ..project import Project
+from ..sources import Hit
+from ..syntax import simple_name
 
 CODE = "SP008"
 NAME = "pool-stats-on-pool"
@@ -45,7 +46,7 @@ import asyncpg
 
 
 async def pool_usage(pool: asyncpg.Pool) -> float:
-    stats = await pool.get_pool_stats()
+    stats = await pool.get_pool_stats()  # SP008
     return stats["used_size"] / stats["size"]
 """,
     """\
@@ -62,11 +63,11 @@ async def startup() -> None:
 
 @app.get("/health/pool")
 async def pool_health(request: Request) -> dict:
-    return await request.app.state.pool.get_pool_stats()
+    return await request.app.state.pool.get_pool_stats()  # SP008
 """,
     """\
 async def log_usage(shared_pool, logger) -> None:
-    stats = await shared_pool.get_pool_stats()
+    stats = await shared_pool.get_pool_stats()  # SP008
     logger.info("pool usage %s/%s", stats["used_size"], stats["size"])
 """,
 ]

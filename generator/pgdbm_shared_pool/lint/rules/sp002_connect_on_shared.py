@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._core import Hit, Project
+from ..project import Project
+from ..sources import Hit
 
 CODE = "SP002"
 NAME = "connect-on-pool-manager"
@@ -42,7 +43,7 @@ from pgdbm import AsyncDatabaseManager
 
 async def users_database(pool):
     db = AsyncDatabaseManager(pool=pool, schema="users")
-    await db.connect()
+    await db.connect()  # SP002
     return db
 """,
     """\
@@ -54,7 +55,7 @@ class UsersService:
         self.db = pgdbm.AsyncDatabaseManager(pool=pool, schema="users")
 
     async def start(self):
-        await self.db.connect()
+        await self.db.connect()  # SP002
 """,
 ]
 

@@ -6,9 +6,10 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ._ast import simple_name
-from ._core import Hit, Project
-from ._module import ModuleFacts
+from ..module_facts import ModuleFacts
+from ..project import Project
+from ..sources import Hit
+from ..syntax import simple_name
 
 CODE = "SP006"
 NAME = "schema-reassigned"
@@ -45,7 +46,7 @@ from pgdbm import AsyncDatabaseManager
 
 
 async def orders_count(db: AsyncDatabaseManager) -> int:
-    db.schema = "orders"
+    db.schema = "orders"  # SP006
     return await db.fetch_value("SELECT count(*) FROM {{tables.orders}}")
 """,
     """\
@@ -54,7 +55,7 @@ class TenantService:
         self.db = db
 
     def use_tenant(self, tenant: str) -> None:
-        self.db.schema = "tenant_" + tenant
+        self.db.schema = "tenant_" + tenant  # SP006
 """,
 ]
 

@@ -6,9 +6,10 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ._ast import ASYNCPG_QUERY_METHODS, QUERY_METHODS, Scope, query_argument, simple_name
-from ._core import Hit, Project
-from ._module import ModuleFacts
+from ..module_facts import ModuleFacts
+from ..project import Project
+from ..sources import Hit
+from ..syntax import ASYNCPG_QUERY_METHODS, QUERY_METHODS, Scope, query_argument, simple_name
 
 CODE = "SP007"
 NAME = "sql-built-from-values"
@@ -55,14 +56,14 @@ BAD_EXAMPLES = [
     """\
 async def create_tenant_schema(pool, tenant_id: str) -> None:
     schema = f"tenant_{tenant_id}"
-    await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # SP007
 """,
     """\
 from pgdbm import AsyncDatabaseManager
 
 
 async def find_user(db: AsyncDatabaseManager, email: str):
-    return await db.fetch_one("SELECT * FROM {{tables.users}} WHERE email = '%s'" % email)
+    return await db.fetch_one("SELECT * FROM {{tables.users}} WHERE email = '%s'" % email)  # SP007
 """,
     """\
 from pgdbm import AsyncDatabaseManager
@@ -70,11 +71,11 @@ from pgdbm import AsyncDatabaseManager
 
 async def delete_rows(db: AsyncDatabaseManager, where: str) -> None:
     query = "DELETE FROM {{tables.items}} WHERE " + where
-    await db.execute(query)
+    await db.execute(query)  # SP007
 """,
     """\
 async def drop_table(connection, table: str) -> None:
-    await connection.execute("DROP TABLE {}".format(table))
+    await connection.execute("DROP TABLE {}".format(table))  # SP007
 """,
 ]
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from ._ast import FUNCTION_NODES, PGDBM_CLASSES, Scope, dotted, simple_name
-from ._values import Resolver
-
-if TYPE_CHECKING:
-    from ._core import PythonSource
+from .sources import PythonSource
+from .syntax import FUNCTION_NODES, PGDBM_CLASSES, Scope, dotted, simple_name
 
 # Context markers (Load, Store) are shared singletons: not worth a parent entry.
 _SKIPPED = frozenset({ast.Load, ast.Store, ast.Del})
@@ -22,11 +18,8 @@ _RECORDED = frozenset(
 )
 
 
-class ModuleFacts(Resolver):
-    """One pass over a module: imports, scopes, assignments, calls and parents.
-
-    `project` is set by the Project once every module is walked (it needs them all).
-    """
+class ModuleSyntax:
+    """One pass over a module: imports, scopes, assignments, calls and parents."""
 
     def __init__(self, source: PythonSource) -> None:
         self.source = source

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from ._ast import MANAGER, PGDBM_CLASSES, is_create_shared_pool
-from ._module import ModuleFacts
+from .module_syntax import ModuleSyntax
+from .syntax import MANAGER, PGDBM_CLASSES, is_create_shared_pool
 
 
 class ProjectFacts:
     """Manager subclasses, pool factories and pool closers defined anywhere in the tree."""
 
-    def __init__(self, modules: Sequence[ModuleFacts]) -> None:
+    def __init__(self, modules: Sequence[ModuleSyntax]) -> None:
         classes = [item for module in modules for item in module.classes]
         self.manager_classes = {name for name, kind in PGDBM_CLASSES.items() if kind == MANAGER}
         self.manager_classes |= _closure(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._core import Hit, Project
+from ..project import Project
+from ..sources import Hit
 
 CODE = "SP101"
 NAME = "disconnect-on-pool-manager"
@@ -39,7 +40,7 @@ from pgdbm import AsyncDatabaseManager
 
 async def shutdown(pool) -> None:
     users = AsyncDatabaseManager(pool=pool, schema="users")
-    await users.disconnect()
+    await users.disconnect()  # SP101
 """,
 ]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import FUNCTION_NODES, LOOPS, is_create_shared_pool
-from ._core import Hit, Project
-from ._module import ModuleFacts
+from ..module_facts import ModuleFacts
+from ..project import Project
+from ..sources import Hit
+from ..syntax import FUNCTION_NODES, LOOPS, is_create_shared_pool
 
 CODE = "SP001"
 NAME = "one-pool-per-process"
@@ -55,7 +56,7 @@ async def users_pool():
 
 
 async def orders_pool():
-    return await AsyncDatabaseManager.create_shared_pool(CONFIG)
+    return await AsyncDatabaseManager.create_shared_pool(CONFIG)  # SP001
 """,
     """\
 from fastapi import FastAPI
@@ -66,7 +67,7 @@ app = FastAPI()
 
 @app.get("/users/count")
 async def count_users():
-    pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+    pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())  # SP001
     try:
         db = AsyncDatabaseManager(pool=pool, schema="users")
         return await db.fetch_value("SELECT count(*) FROM {{tables.users}}")
@@ -79,7 +80,7 @@ from pgdbm import AsyncDatabaseManager
 
 async def run_jobs(jobs, config):
     for job in jobs:
-        pool = await AsyncDatabaseManager.create_shared_pool(config)
+        pool = await AsyncDatabaseManager.create_shared_pool(config)  # SP001
         try:
             await job(pool)
         finally:
@@ -93,7 +94,7 @@ async def start(config: DatabaseConfig, reports_config: DatabaseConfig):
     pool = await AsyncDatabaseManager.create_shared_pool(config)
     try:
         reports = AsyncDatabaseManager(reports_config)
-        await reports.connect()
+        await reports.connect()  # SP001
     finally:
         await pool.close()
 """,

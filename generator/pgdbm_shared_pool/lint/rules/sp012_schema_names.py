@@ -6,9 +6,10 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ..names import schema_name_problem
-from ._ast import CONFIG, MANAGER, string_value
-from ._core import Hit, Project, PythonSource
+from ...names import schema_name_problem
+from ..project import Project
+from ..sources import Hit, PythonSource
+from ..syntax import CONFIG, MANAGER, string_value
 
 CODE = "SP012"
 NAME = "schema-name"
@@ -42,17 +43,17 @@ from pgdbm import AsyncDatabaseManager
 
 
 def user_database(pool) -> AsyncDatabaseManager:
-    return AsyncDatabaseManager(pool=pool, schema="user")
+    return AsyncDatabaseManager(pool=pool, schema="user")  # SP012
 """,
     """\
-SCHEMA = "Orders"
+SCHEMA = "Orders"  # SP012
 """,
     """\
 from pgdbm import AsyncDatabaseManager, DatabaseConfig
 
 
 def stats_database(url: str) -> AsyncDatabaseManager:
-    return AsyncDatabaseManager(DatabaseConfig(connection_string=url, schema="pg_stats"))
+    return AsyncDatabaseManager(DatabaseConfig(connection_string=url, schema="pg_stats"))  # SP012
 """,
 ]
 

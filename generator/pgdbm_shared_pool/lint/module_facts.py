@@ -5,9 +5,10 @@ within a module (assignments to names and attributes, annotations, return annota
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
-from ._ast import (
+from .module_syntax import ModuleSyntax
+from .project_facts import ProjectFacts
+from .syntax import (
     CONFIG,
     CONTAINERS,
     MANAGER,
@@ -24,21 +25,27 @@ from ._ast import (
     string_value,
 )
 
-if TYPE_CHECKING:
-    from ._project import ProjectFacts
 
+class ModuleFacts:
+    """A walked module with the project's facts: what its expressions hold."""
 
-class Resolver:
-    """Name and value resolution over what ModuleFacts' walk collected."""
-
-    project: ProjectFacts
-    imported: dict[str, str]
-    foreign: set[str]
-    scope_of: dict[ast.AST, Scope]
-    module_scope: Scope
-    functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]
-    self_attributes: dict[tuple[ast.ClassDef, str], list[tuple[ast.expr, Scope]]]
-    attributes: dict[str, list[tuple[ast.expr, Scope]]]
+    def __init__(self, syntax: ModuleSyntax, project: ProjectFacts) -> None:
+        self.syntax = syntax
+        self.project = project
+        self.source = syntax.source
+        self.calls = syntax.calls
+        self.parents = syntax.parents
+        self.assignments = syntax.assignments
+        self.imported = syntax.imported
+        self.foreign = syntax.foreign
+        self.scope_of = syntax.scope_of
+        self.module_scope = syntax.module_scope
+        self.functions = syntax.functions
+        self.self_attributes = syntax.self_attributes
+        self.attributes = syntax.attributes
+        self.ancestors = syntax.ancestors
+        self.enclosing_function = syntax.enclosing_function
+        self.in_finally = syntax.in_finally
 
     # --- name resolution --------------------------------------------------------------
     def pgdbm_class(self, node: ast.AST) -> str | None:

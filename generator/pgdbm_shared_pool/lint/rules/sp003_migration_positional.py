@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._ast import MIGRATION_MANAGER
-from ._core import Hit, Project
+from ..project import Project
+from ..sources import Hit
+from ..syntax import MIGRATION_MANAGER
 
 CODE = "SP003"
 NAME = "migration-manager-positional"
@@ -46,7 +47,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def migrate(db):
-    manager = AsyncMigrationManager(db, str(MIGRATIONS / "users"), "users")
+    manager = AsyncMigrationManager(db, str(MIGRATIONS / "users"), "users")  # SP003
     await manager.apply_pending_migrations()
 """,
 ]

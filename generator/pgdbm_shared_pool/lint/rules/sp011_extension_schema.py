@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from . import _sql
-from ._ast import ASYNCPG_QUERY_METHODS, QUERY_METHODS, query_argument
-from ._core import Hit, Project
+from .. import sql
+from ..project import Project
+from ..sources import Hit
+from ..syntax import ASYNCPG_QUERY_METHODS, QUERY_METHODS, query_argument
 
 CODE = "SP011"
 NAME = "extension-without-schema"
@@ -33,14 +34,14 @@ BAD_EXAMPLES = [
     """\
 -- migrations/001_extensions.sql
 -- CREATE EXTENSION in a comment is not a statement
-CREATE EXTENSION IF NOT EXISTS citext;
+CREATE EXTENSION IF NOT EXISTS citext;  -- SP011
 """,
     """\
 from pgdbm import AsyncDatabaseManager
 
 
 async def install(db: AsyncDatabaseManager) -> None:
-    await db.execute('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"')
+    await db.execute('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"')  # SP011
 """,
 ]
 _METHODS = {**QUERY_METHODS, **ASYNCPG_QUERY_METHODS}
@@ -49,7 +50,7 @@ _METHODS = {**QUERY_METHODS, **ASYNCPG_QUERY_METHODS}
 def check(project: Project) -> Iterator[Hit]:
     for source in project.sql:
         for statement in source.statements:
-            for token in _sql.create_extensions_without_schema(statement):
+            for token in sql.create_extensions_without_schema(statement):
                 yield source.hit(token)
     for module in project.modules():
         for call in module.calls:
@@ -57,6 +58,6 @@ def check(project: Project) -> Iterator[Hit]:
             if isinstance(query, ast.Constant) and isinstance(query.value, str):
                 if "extension" not in query.value.lower():
                     continue  # most queries: skip the lexer
-                for statement in _sql.statements(_sql.tokenize(query.value)):
-                    for token in _sql.create_extensions_without_schema(statement):
+                for statement in sql.statements(sql.tokenize(query.value)):
+                    for token in sql.create_extensions_without_schema(statement):
                         yield module.source.string_hit(query, token.offset)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import FUNCTION_NODES, LOOPS, MIGRATION_MANAGER, keyword, string_value
-from ._core import Hit, Project
-from ._module import ModuleFacts
+from ..module_facts import ModuleFacts
+from ..project import Project
+from ..sources import Hit
+from ..syntax import FUNCTION_NODES, LOOPS, MIGRATION_MANAGER, keyword, string_value
 
 CODE = "SP004"
 NAME = "module-name-per-migration-set"
@@ -64,7 +65,7 @@ HERE = Path(__file__).parent
 async def migrate(pool):
     db = AsyncDatabaseManager(pool=pool, schema="shop")
     orders = AsyncMigrationManager(db, migrations_path=f"{HERE}/orders", module_name="orders")
-    billing = AsyncMigrationManager(db, migrations_path=f"{HERE}/billing")
+    billing = AsyncMigrationManager(db, migrations_path=f"{HERE}/billing")  # SP004
     await orders.apply_pending_migrations()
     await billing.apply_pending_migrations()
 """,
@@ -79,8 +80,8 @@ HERE = Path(__file__).parent
 async def migrate(pool):
     orders_db = AsyncDatabaseManager(pool=pool, schema="shop")
     billing_db = AsyncDatabaseManager(pool=pool, schema="shop")
-    orders = AsyncMigrationManager(orders_db, migrations_path=f"{HERE}/orders", module_name="shop")
-    billing = AsyncMigrationManager(billing_db, migrations_path=f"{HERE}/bills", module_name="shop")
+    orders = AsyncMigrationManager(orders_db, f"{HERE}/orders", module_name="shop")
+    billing = AsyncMigrationManager(billing_db, f"{HERE}/bills", module_name="shop")  # SP004
     await orders.apply_pending_migrations()
     await billing.apply_pending_migrations()
 """,
@@ -95,7 +96,8 @@ HERE = Path(__file__).parent
 async def migrate(pool):
     db = AsyncDatabaseManager(pool=pool, schema="shop")
     for part in ("orders", "billing"):
-        await AsyncMigrationManager(db, migrations_path=str(HERE / part)).apply_pending_migrations()
+        migrations = AsyncMigrationManager(db, migrations_path=str(HERE / part))  # SP004
+        await migrations.apply_pending_migrations()
 """,
 ]
 

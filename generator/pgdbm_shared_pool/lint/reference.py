@@ -1,18 +1,18 @@
 """The rule reference (docs/rules.md), rendered from the rule modules.
 
-Regenerate: python -m pgdbm_shared_pool.checks.reference > docs/rules.md
+Regenerate: python -m pgdbm_shared_pool.lint.reference > docs/rules.md
 """
 
 from __future__ import annotations
 
-from ._core import all_rules
+from .engine import all_rules
 
 
 def rules_markdown() -> str:
     parts = [
         "# `shared-pool check` rules\n",
-        "Generated from `generator/pgdbm_shared_pool/checks/sp*.py` by "
-        "`python -m pgdbm_shared_pool.checks.reference > docs/rules.md`; do not edit by hand. "
+        "Generated from `generator/pgdbm_shared_pool/lint/rules/sp*.py` by "
+        "`python -m pgdbm_shared_pool.lint.reference > docs/rules.md`; do not edit by hand. "
         "Silence a finding with `# noqa: CODE` on its line (`-- noqa: CODE` in SQL; after the "
         "closing quotes of a multi-line string).\n",
         "| code | name | finds |\n|---|---|---|",

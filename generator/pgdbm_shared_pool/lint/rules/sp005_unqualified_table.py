@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from . import _sql
-from ._ast import query_argument
-from ._core import Hit, Project
+from .. import sql
+from ..project import Project
+from ..sources import Hit
+from ..syntax import query_argument
 
 CODE = "SP005"
 NAME = "table-without-template"
@@ -81,12 +82,12 @@ from pgdbm import AsyncDatabaseManager
 
 
 async def active_users(db: AsyncDatabaseManager):
-    return await db.fetch_all("SELECT * FROM users WHERE active")
+    return await db.fetch_all("SELECT * FROM users WHERE active")  # SP005
 """,
     """\
 -- migrations/001_create_items.sql
 CREATE TABLE IF NOT EXISTS {{tables.items}} (id bigint PRIMARY KEY);
-CREATE INDEX IF NOT EXISTS items_id ON items (id);
+CREATE INDEX IF NOT EXISTS items_id ON items (id);  -- SP005
 """,
     '''\
 from pgdbm import AsyncDatabaseManager
@@ -97,7 +98,7 @@ async def rename(pool, item_id: int, name: str):
     await db.execute(
         """
         UPDATE {{tables.items}} SET name = $2
-        FROM item_names n
+        FROM item_names n  -- SP005
         WHERE id = $1
         """,
         item_id,
@@ -106,7 +107,7 @@ async def rename(pool, item_id: int, name: str):
 ''',
     """\
 -- migrations/002_add_index.sql
-CREATE INDEX IF NOT EXISTS items_name ON {{ tables.items }} (name);
+CREATE INDEX IF NOT EXISTS items_name ON {{ tables.items }} (name);  -- SP005
 """,
 ]
 
@@ -114,9 +115,9 @@ CREATE INDEX IF NOT EXISTS items_name ON {{ tables.items }} (name);
 def check(project: Project) -> Iterator[Hit]:
     for source in project.sql:
         for statement in source.statements:
-            for token in _sql.unqualified_tables(statement):
+            for token in sql.unqualified_tables(statement):
                 yield source.hit(token, _message(token))
-            for token in _sql.unexpanded_templates(statement):
+            for token in sql.unexpanded_templates(statement):
                 yield source.hit(token, _unexpanded(token))
     for module in project.modules():
         for call in module.calls:
@@ -129,17 +130,17 @@ def check(project: Project) -> Iterator[Hit]:
                 continue  # own-pool managers keep a normal search_path: unqualified names resolve
             if module.source.is_test and not receiver.pool_based:
                 continue  # test fixtures (pgdbm's own among them) often yield own-pool managers
-            for statement in _sql.statements(_sql.tokenize(query.value)):
-                for token in _sql.unqualified_tables(statement):
+            for statement in sql.statements(sql.tokenize(query.value)):
+                for token in sql.unqualified_tables(statement):
                     yield module.source.string_hit(query, token.offset, _message(token))
-                for token in _sql.unexpanded_templates(statement):
+                for token in sql.unexpanded_templates(statement):
                     yield module.source.string_hit(query, token.offset, _unexpanded(token))
 
 
-def _unexpanded(token: _sql.Token) -> str:
+def _unexpanded(token: sql.Token) -> str:
     return f"pgdbm does not expand {token.text} (no spaces; tables.name or tables.schema.name)"
 
 
-def _message(token: _sql.Token) -> str:
+def _message(token: sql.Token) -> str:
     name = token.text
     return f"table {name} is not written as {{{{tables.{name.strip(chr(34))}}}}}"

@@ -6,8 +6,9 @@ import ast
 from collections.abc import Iterator
 from pathlib import PurePosixPath, PureWindowsPath
 
-from ._ast import MIGRATION_MANAGER, keyword, string_value
-from ._core import Hit, Project
+from ..project import Project
+from ..sources import Hit
+from ..syntax import MIGRATION_MANAGER, keyword, string_value
 
 CODE = "SP010"
 NAME = "relative-migrations-path"
@@ -47,7 +48,7 @@ from pgdbm import AsyncMigrationManager
 
 
 async def migrate(db) -> None:
-    manager = AsyncMigrationManager(db, migrations_path="migrations/users", module_name="users")
+    manager = AsyncMigrationManager(db, "migrations/users", module_name="users")  # SP010
     await manager.apply_pending_migrations()
 """,
     """\
@@ -55,7 +56,7 @@ from pgdbm import AsyncMigrationManager
 
 
 async def migrate(db, service: str) -> None:
-    manager = AsyncMigrationManager(db, f"./migrations/{service}", module_name=service)
+    manager = AsyncMigrationManager(db, f"./migrations/{service}", module_name=service)  # SP010
     await manager.apply_pending_migrations()
 """,
     """\
@@ -63,7 +64,7 @@ from pgdbm import AsyncMigrationManager
 
 
 async def migrate(db) -> None:
-    await AsyncMigrationManager(db, module_name="users").apply_pending_migrations()
+    await AsyncMigrationManager(db, module_name="users").apply_pending_migrations()  # SP010
 """,
 ]
 

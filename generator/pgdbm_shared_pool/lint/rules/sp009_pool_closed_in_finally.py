@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ._ast import dotted, is_create_shared_pool, simple_name
-from ._core import Hit, Project
-from ._module import ModuleFacts
+from ..module_facts import ModuleFacts
+from ..project import Project
+from ..sources import Hit
+from ..syntax import dotted, is_create_shared_pool, simple_name
 
 CODE = "SP009"
 NAME = "pool-closed-in-finally"
@@ -110,7 +111,7 @@ from pgdbm import AsyncDatabaseManager, DatabaseConfig
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+    app.state.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())  # SP009
     yield
     await app.state.pool.close()
 """,
@@ -119,7 +120,7 @@ from pgdbm import AsyncDatabaseManager
 
 
 async def migrate(config, migrate_all) -> None:
-    pool = await AsyncDatabaseManager.create_shared_pool(config)
+    pool = await AsyncDatabaseManager.create_shared_pool(config)  # SP009
     await migrate_all(pool)
 """,
     """\
@@ -127,7 +128,7 @@ from pgdbm import AsyncDatabaseManager
 
 
 async def serve(config, migrate_all, serve_forever) -> None:
-    pool = await AsyncDatabaseManager.create_shared_pool(config)
+    pool = await AsyncDatabaseManager.create_shared_pool(config)  # SP009
     await migrate_all(pool)
     try:
         await serve_forever(pool)
