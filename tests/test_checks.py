@@ -23,7 +23,8 @@ def expected_findings(example: str) -> list[tuple[int, str]]:
 def test_rule_modules_are_the_checklist_codes_with_docs() -> None:
     codes = [rule.CODE for rule in all_rules()]
     assert len(codes) == len(set(codes))
-    assert [c for c in codes if c < "SP100"] == [f"SP{n:03d}" for n in range(1, 13)]
+    numbered = [c for c in codes if c < "SP100"]
+    assert numbered == [f"SP{n:03d}" for n in range(1, len(numbered) + 1)]
     assert all(re.fullmatch(r"SP1\d\d", c) for c in codes if c >= "SP100")
     for rule in all_rules():
         module_name = rule.__name__.rsplit(".", 1)[-1]  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from .sources import PythonSource
 from .syntax import FUNCTION_NODES, PGDBM_CLASSES, Scope, dotted, simple_name
@@ -18,12 +19,23 @@ _RECORDED = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class ImportedFrom:
+    """`from <module> import <names>` (level = leading dots), or `import <module>` (no names)."""
+
+    module: str
+    level: int
+    names: list[str]
+
+
 class ModuleSyntax:
     """One pass over a module: imports, scopes, assignments, calls and parents."""
 
     def __init__(self, source: PythonSource) -> None:
         self.source = source
         self.imported: dict[str, str] = {}  # local name -> pgdbm class or "module"
+        self.imports: list[ImportedFrom] = []
+        self.imported_packages: set[str] = set()  # top-level packages of absolute imports
         self.foreign: set[str] = set()  # names imported from elsewhere
         self.parents: dict[ast.AST, ast.AST] = {}
         self.scope_of: dict[ast.AST, Scope] = {}
@@ -123,6 +135,10 @@ class ModuleSyntax:
 
     def _record_import(self, node: ast.ImportFrom | ast.Import) -> None:
         if isinstance(node, ast.ImportFrom):
+            names = [alias.name for alias in node.names]
+            self.imports.append(ImportedFrom(node.module or "", node.level, names))
+            if node.level == 0 and node.module:
+                self.imported_packages.add(node.module.split(".")[0])
             pgdbm = (node.module or "").split(".")[0] == "pgdbm"
             for alias in node.names:
                 local = alias.asname or alias.name
@@ -133,6 +149,8 @@ class ModuleSyntax:
             return
         for alias in node.names:
             top = alias.name.split(".")[0]
+            self.imports.append(ImportedFrom(alias.name, 0, []))
+            self.imported_packages.add(top)
             if top == "pgdbm":
                 self.imported[alias.asname or top] = "module"
             else:

@@ -21,6 +21,8 @@ RATIONALE = (
     "iteration exhausts `max_connections` on the server, and an own-pool manager next to the "
     "shared pool doubles the budget. Test code is exempt: tests simulate several processes."
 )
+EXEMPT_TESTS = True
+
 FIX = (
     "Create the pool once per process (the lifespan, or one create_pool() helper), keep it on "
     "app.state, and build each service's AsyncDatabaseManager(pool=pool, schema=...) on it."

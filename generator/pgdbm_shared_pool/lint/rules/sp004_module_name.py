@@ -21,6 +21,8 @@ RATIONALE = (
     "'has been modified after being applied!' if a filename repeats with other content, or is "
     "silently skipped if the content is equal."
 )
+EXEMPT_TESTS = False
+
 FIX = "Give each migration set that shares a schema its own module_name=... (also its lock key)."
 GOOD_EXAMPLES = [
     """\

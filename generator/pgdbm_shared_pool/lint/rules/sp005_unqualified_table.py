@@ -22,6 +22,8 @@ RATIONALE = (
     "(`pg_*`, `information_schema.*`) are fine. pgdbm expands only `{{tables.x}}`, "
     "`{{tables.schema.x}}` and `{{schema}}`: `{{ tables.x }}` with spaces reaches PostgreSQL as is."
 )
+EXEMPT_TESTS = True
+
 FIX = "Write {{tables.name}} (or {{tables.other_schema.name}} for another service's table)."
 GOOD_EXAMPLES = [
     '''\

@@ -21,6 +21,8 @@ RATIONALE = (
     "`pool.close()` closes it. Pools handed to an object (`self._pool`, `app.state.pool`) or "
     "returned to the caller are the owner's to close."
 )
+EXEMPT_TESTS = True
+
 FIX = (
     "Wrap everything after create_shared_pool in try/finally (or an async with / AsyncExitStack) "
     "and close the pool in the finally block."

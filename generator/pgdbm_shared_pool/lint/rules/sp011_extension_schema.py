@@ -19,6 +19,8 @@ RATIONALE = (
     "`uuid-ossp` and `citext`), and `CREATE EXTENSION pgcrypto` fails outright with "
     '`function "gen_random_uuid" already exists`. Migrations run through that pool.'
 )
+EXEMPT_TESTS = False
+
 FIX = (
     "Write CREATE EXTENSION IF NOT EXISTS name SCHEMA public (or a dedicated schema) "
     "and call its functions qualified: public.uuid_generate_v4()."
