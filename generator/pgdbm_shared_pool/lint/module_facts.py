@@ -46,6 +46,7 @@ class ModuleFacts:
         self.ancestors = syntax.ancestors
         self.enclosing_function = syntax.enclosing_function
         self.in_finally = syntax.in_finally
+        self.own_pools_only = project.own_pools_only(syntax.source.path)
 
     # --- name resolution --------------------------------------------------------------
     def pgdbm_class(self, node: ast.AST) -> str | None:
@@ -118,6 +119,10 @@ class ModuleFacts:
         for function in self.functions.get(name or "", []):
             if function.returns is not None:
                 return self.annotation_value(function.returns, depth + 1)
+        # A getter defined elsewhere in the project: shared.get_manager() -> AsyncDatabaseManager
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else name
+        if method in self.project.manager_functions:
+            return Value("manager")
         return None
 
     @staticmethod
@@ -141,6 +146,9 @@ class ModuleFacts:
         )
 
     def _name_value(self, name: str, scope: Scope, depth: int) -> Value | None:
+        if name == "self" and scope.class_node is not None:
+            bases = {simple_name(base) for base in scope.class_node.bases}
+            return Value("manager") if bases & self.project.manager_classes else None
         current: Scope | None = scope
         while current is not None:
             if name in current.annotations:
@@ -162,6 +170,10 @@ class ModuleFacts:
             return None
         root, _, rest = path.partition(".")
         if root in ("self", "cls") and scope.class_node is not None:
+            annotation = self.syntax.attribute_annotations.get((scope.class_node, rest))
+            annotated = annotation and self.annotation_value(annotation, depth + 1)
+            if annotated:
+                return annotated
             candidates = self.self_attributes.get((scope.class_node, rest), [])
         else:
             candidates = [

@@ -47,6 +47,7 @@ class ModuleSyntax:
         self.assignments: list[tuple[ast.expr, ast.expr | None, ast.stmt]] = []
         self.self_attributes: dict[tuple[ast.ClassDef, str], list[tuple[ast.expr, Scope]]] = {}
         self.attributes: dict[str, list[tuple[ast.expr, Scope]]] = {}  # "state.pool" -> values
+        self.attribute_annotations: dict[tuple[ast.ClassDef, str], ast.expr] = {}
         self.module_scope = Scope(source.tree, None, None)
         self._walk()
         self.calls.sort(key=lambda call: (call.lineno, call.col_offset))
@@ -121,6 +122,8 @@ class ModuleSyntax:
             for target in node.targets:
                 self._bind(target, node.value, scope, node)
         elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+            if isinstance(node, ast.AnnAssign):
+                self._annotate(node, scope)
             self._bind(node.target, node.value, scope, node)
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 scope.annotations[node.target.id] = node.annotation
@@ -132,6 +135,16 @@ class ModuleSyntax:
                     self._bind(item.optional_vars, item.context_expr, scope, node)
         elif isinstance(node, ast.ImportFrom | ast.Import):
             self._record_import(node)
+
+    def _annotate(self, node: ast.AnnAssign, scope: Scope) -> None:
+        """`self.db: Manager = ...` in a method, or `db: Manager` in a class body."""
+        target, class_node = node.target, scope.class_node
+        if class_node is None:
+            return
+        if isinstance(target, ast.Attribute) and dotted(target.value) in ("self", "cls"):
+            self.attribute_annotations[(class_node, target.attr)] = node.annotation
+        elif isinstance(target, ast.Name) and self.parents.get(node) is class_node:
+            self.attribute_annotations[(class_node, target.id)] = node.annotation
 
     def _record_import(self, node: ast.ImportFrom | ast.Import) -> None:
         if isinstance(node, ast.ImportFrom):
