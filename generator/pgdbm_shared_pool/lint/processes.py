@@ -29,6 +29,8 @@ class Processes:
         }
         entries = [m.source.path for m in modules if _is_entry(m) and not m.source.is_test]
         self._closures = [self._closure(entry) for entry in entries]
+        self._entries = len(self._closures)  # the first closures are those of entry points
+        self.main_functions = {m.source.path: _main_functions(m) for m in modules}
         reached = set().union(*self._closures) if self._closures else set()
         libraries: dict[str, set[str]] = {}
         for module in modules:
@@ -39,12 +41,22 @@ class Processes:
             set().union(*(self._closure(path) for path in paths)) for paths in libraries.values()
         ]
 
-    def of(self, path: str) -> list[frozenset[str]]:
+    def of(self, path: str, *, entries_only: bool = False) -> list[set[str]]:
         """The processes (sets of module paths) that run the module at `path`."""
-        return [frozenset(closure) for closure in self._closures if path in closure]
+        closures = self._closures[: self._entries] if entries_only else self._closures
+        return [closure for closure in closures if path in closure]
 
     def together(self, first: str, second: str) -> bool:
         return any(first in closure and second in closure for closure in self._closures)
+
+    def site_together(self, first: tuple[str, str], second: tuple[str, str]) -> bool:
+        """Two call sites (module path, function name) in one process. A function only the
+        module's `__main__` block calls runs only when that module is the program."""
+        if first[1] in self.main_functions[first[0]]:
+            return first[0] == second[0] or second[0] in self._closure(first[0])
+        if second[1] in self.main_functions[second[0]]:
+            return first[0] == second[0] or first[0] in self._closure(second[0])
+        return self.together(first[0], second[0])
 
     def _resolve(self, path: str, imports: list[ImportedFrom]) -> set[str]:
         found: set[str] = set()
@@ -134,6 +146,32 @@ def _is_entry(module: ModuleSyntax) -> bool:
         for function in functions
         for decorator in function.decorator_list
     )
+
+
+def _main_functions(module: ModuleSyntax) -> set[str]:
+    """Functions the module's `if __name__ == "__main__":` block calls, directly or through
+    other functions of the module (asyncio.run(main()), main() -> demo())."""
+    guards = [
+        statement
+        for statement in module.source.tree.body
+        if isinstance(statement, ast.If) and _is_main_guard(statement.test)
+    ]
+    names = _called_names(guards)
+    while True:
+        bodies = [f for name in names for f in module.functions.get(name, [])]
+        grown = names | _called_names(bodies)
+        if grown == names:
+            return names
+        names = grown
+
+
+def _called_names(nodes: Sequence[ast.AST]) -> set[str]:
+    return {
+        node.func.id
+        for root in nodes
+        for node in ast.walk(root)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
 
 
 def _is_main_guard(test: ast.expr) -> bool:

@@ -55,6 +55,10 @@ class ProjectFacts:
             if function.returns is not None and self._names_manager(function.returns)
         }
 
+    def on_shared_pool(self, path: str) -> bool:
+        """Whether a process running this module creates or borrows a shared pool."""
+        return any(process & self._pool_users for process in self.processes.of(path))
+
     def own_pools_only(self, path: str) -> bool:
         """Whether the processes running this module build own-pool managers and no shared
         pool: a manager of unknown origin there is one of those."""

@@ -15,7 +15,9 @@ from pathlib import PurePath
 
 from . import sql
 
-_TEST_DIRS = frozenset({"tests", "test"})
+_TEST_DIRS = frozenset({"tests", "test", "testing", "fixtures"})
+# Test support inside a package (pgdbm.testing, a pytest plugin) builds pools per test too.
+_TEST_MODULES = frozenset({"conftest.py", "testing.py", "fixtures.py", "pytest_plugin.py"})
 ALL_CODES = frozenset({"*"})
 _STRING_PREFIX = re.compile(r"[rRuUbBfF]*('''|\"\"\"|'|\")")
 
@@ -32,11 +34,11 @@ class Hit:
 
 
 def is_test_path(path: str) -> bool:
-    """tests/, test_*.py, *_test.py, conftest.py: code that does the wrong thing on purpose."""
+    """tests/, test_*.py, conftest.py, testing.py: code that does the wrong thing on purpose."""
     parts = PurePath(path).parts
     name = parts[-1] if parts else path
     return bool(_TEST_DIRS.intersection(parts[:-1])) or (
-        name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+        name.startswith("test_") or name.endswith("_test.py") or name in _TEST_MODULES
     )
 
 
