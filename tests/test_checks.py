@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 
 import pytest
+from lint_corpus import rules_document
 from pgdbm_shared_pool.lint import Finding, all_rules, check_paths, load, run_rules
 from pgdbm_shared_pool.lint.project import example_project
-from pgdbm_shared_pool.lint.reference import rules_markdown
 from pgdbm_shared_pool.lint.sql import statements, tokenize, unqualified_tables
 
 RULES = {rule.CODE: rule for rule in all_rules()}
@@ -296,8 +296,8 @@ def test_check_reads_a_large_tree(tmp_path: Path) -> None:
 
 def test_rule_reference_is_rendered_from_the_rules() -> None:
     committed = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
-    assert committed == rules_markdown(), (
-        "docs/rules.md is stale: python -m pgdbm_shared_pool.lint.reference > docs/rules.md"
+    assert committed == rules_document(), (
+        "docs/rules.md is stale: python tests/lint_corpus.py > docs/rules.md"
     )
 
 

@@ -95,7 +95,8 @@ class ModuleFacts:
         if members:
             values = [self.value_of(member, scope, depth + 1) for member in members]
             if all(value is not None and value.kind == "manager" for value in values):
-                return Value("managers")
+                pool_based = all(value.pool_based for value in values if value is not None)
+                return Value("managers", pool_based=pool_based or None)
         return None
 
     def _call_value(self, call: ast.Call, scope: Scope, depth: int) -> Value | None:
@@ -170,11 +171,13 @@ class ModuleFacts:
             return None
         root, _, rest = path.partition(".")
         if root in ("self", "cls") and scope.class_node is not None:
-            annotation = self.syntax.attribute_annotations.get((scope.class_node, rest))
-            annotated = annotation and self.annotation_value(annotation, depth + 1)
-            if annotated:
-                return annotated
             candidates = self.self_attributes.get((scope.class_node, rest), [])
+            for value, value_scope in candidates:
+                found = self.value_of(value, value_scope, depth + 1)
+                if found is not None:
+                    return found
+            annotation = self.syntax.attribute_annotations.get((scope.class_node, rest))
+            return self.annotation_value(annotation, depth + 1) if annotation else None
         else:
             candidates = [
                 candidate

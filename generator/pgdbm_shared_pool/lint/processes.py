@@ -17,6 +17,9 @@ from .syntax import simple_name
 
 _APP_FACTORIES = frozenset({"FastAPI", "Starlette", "Quart", "Litestar", "Typer"})
 _CLI_DECORATORS = frozenset({"command", "group", "callback"})
+# pgdbm's own code (checked in its own repository) is a library the programs use, not part
+# of them: its own-pool CREATE SCHEMA is not the app's.
+_LIBRARIES = frozenset({"pgdbm", "asyncpg"})
 
 
 class Processes:
@@ -62,7 +65,7 @@ class Processes:
         found: set[str] = set()
         for imported in imports:
             base = self._index.absolute(path, imported)
-            if base is None:
+            if base is None or base.split(".")[0] in _LIBRARIES:
                 continue
             targets = [f"{base}.{name}" for name in imported.names] + [base]
             for target in targets:

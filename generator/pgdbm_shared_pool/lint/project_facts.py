@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from .module_syntax import ModuleSyntax
 from .processes import Processes
@@ -41,6 +42,7 @@ class ProjectFacts:
         )
         self.pool_closers = {name for module in modules for name in module.closing_functions}
         self.processes = Processes(modules)
+        self._paths = [module.source.path for module in modules if not module.source.is_test]
         self._pool_users = {
             module.source.path for module in modules if self._uses_shared_pool(module)
         }
@@ -66,6 +68,16 @@ class ProjectFacts:
         return any(process & self._own_pool_users for process in processes) and not any(
             process & self._pool_users for process in processes
         )
+
+    def own_pools_only_near(self, sql_path: str) -> bool:
+        """For a migration file: the Python modules of its app (the folder holding its
+        migrations/ folder) all run on own pools only."""
+        parts = PurePath(sql_path).parts
+        if "migrations" not in parts:
+            return False
+        app = PurePath(*parts[: parts.index("migrations")])
+        near = [path for path in self._paths if PurePath(path).is_relative_to(app)]
+        return bool(near) and all(self.own_pools_only(path) for path in near)
 
     def _uses_own_pool(self, module: ModuleSyntax) -> bool:
         return any(
