@@ -6,7 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ...names import schema_name_problem
+from ...naming import schema_name_problem
 from ..project import Project
 from ..sources import Hit, PythonSource
 from ..syntax import CONFIG, MANAGER, string_value
@@ -87,9 +87,8 @@ def _problem(source: PythonSource, node: ast.expr | None, *, certain: bool) -> I
     """`certain`: pgdbm takes the string as a schema; elsewhere only word-like strings count
     (a `SCHEMA = "CREATE TABLE ..."` constant is DDL, not a schema name)."""
     name = string_value(node)
-    # public is a valid (if unusual) schema for a manager; names.py rejects it as a *service* name.
-    if name is None or name == "public" or not (certain or _WORD.fullmatch(name)):
+    if name is None or not (certain or _WORD.fullmatch(name)):
         return
     problem = schema_name_problem(name)
     if problem is not None:
-        yield source.hit(node, f"schema {problem}")  # type: ignore[arg-type]
+        yield source.hit(node, f"schema {name!r}: {problem}")  # type: ignore[arg-type]
