@@ -25,7 +25,6 @@ from doctor_support import (
     checks_by_schema,
     dsn_as,
     execute,
-    invoke,
     migrate_project,
     service_migrations,
     throwaway_role,
@@ -33,12 +32,9 @@ from doctor_support import (
 )
 from pgdbm import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
 from pgdbm_shared_pool import doctor
-from pgdbm_shared_pool.doctor_facts import (
-    find_migration_sets,
-    migration_checksum,
-    read_database,
-    read_migration_files,
-)
+from pgdbm_shared_pool.cli.doctor import MAX_OK_LINES_PER_SECTION, render
+from pgdbm_shared_pool.doctor_facts import find_migration_sets, read_database, read_migration_files
+from pgdbm_shared_pool.pgdbm_facts import migration_checksum
 
 QUERY_METHODS = ("execute", "fetch", "fetchrow", "fetchval")
 
@@ -330,9 +326,8 @@ async def test_usage_errors_exit_2(
         "--dsn", "postgresql://x@127.0.0.1/db", "--app", str(tmp_path / "missing")
     )
     assert code == 2 and "missing" in err
-    with pytest.raises(SystemExit) as exit_info:
-        invoke("--dsn", "postgresql://x@127.0.0.1/db", "--workers", "0")
-    assert exit_info.value.code == 2
+    code, _, err = await run_doctor.run("--dsn", "postgresql://x@127.0.0.1/db", "--workers", "0")
+    assert code == 2 and "--workers" in err
 
 
 async def test_connection_failure_is_one_line(
@@ -375,8 +370,8 @@ def test_human_report_caps_ok_lines_but_shows_every_problem() -> None:
     sections = {key: {"findings": [doctor.finding("ok", "x", "fine")]} for key in doctor.SECTIONS}
     sections["migrations"] = {"findings": [*many[:30], problem, *many[30:]]}
     report = {"dsn": "postgresql://h/db", "problems": ["p"], "warnings": 0, **sections}
-    text = doctor.render(report)
+    text = render(report)
     assert "✗ tenant_x  " in text and "1 pending: 002_b.sql" in text
-    assert text.count("up to date") == doctor.MAX_OK_LINES_PER_SECTION
-    assert f"... {40 - doctor.MAX_OK_LINES_PER_SECTION} more ok" in text
+    assert text.count("up to date") == MAX_OK_LINES_PER_SECTION
+    assert f"... {40 - MAX_OK_LINES_PER_SECTION} more ok" in text
     assert text.endswith("Verdict: ✗ 1 problem(s), 0 warning(s)")

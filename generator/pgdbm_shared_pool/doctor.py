@@ -1,4 +1,4 @@
-"""`shared-pool doctor`: read-only inspection of a live database for a shared-pool app.
+"""Read-only inspection of a live database for a shared-pool app.
 
 Every query runs inside BEGIN READ ONLY (the startup parameter default_transaction_read_only
 would be rejected by PgBouncer), so the doctor cannot write even by mistake. Each section
@@ -8,47 +8,38 @@ together with the facts they were judged from.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import os
-import sys
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import asyncpg
-import yaml
 
 from .doctor_facts import (
-    PGDBM_PIN,
-    PGDBM_STARTUP_SETTINGS,
     MigrationSet,
     ProjectSettings,
-    find_migration_sets,
     mask_dsn,
     quote_ident,
     read_database,
-    read_project_settings,
     resolve_pool_max,
     role_default,
     schema_state,
+)
+from .pgdbm_facts import (
+    ASYNCPG_STARTUP_PARAMETERS,
+    LOCK_TIMEOUT_MS,
+    SEARCH_PATH_PIN,
+    STARTUP_PARAMETERS,
+    STATEMENT_TIMEOUT_MS,
     split_search_path,
 )
 
 # Behind a pooler these must come from role defaults: pgdbm's startup parameters are lost.
 ROLE_DEFAULTS_BEHIND_POOLER = {
-    "search_path": PGDBM_PIN,
-    "statement_timeout": "60s",
-    "lock_timeout": "5s",
-    "jit": "off",
+    "search_path": SEARCH_PATH_PIN,
+    "statement_timeout": f"{STATEMENT_TIMEOUT_MS // 1000}s",
+    "lock_timeout": f"{LOCK_TIMEOUT_MS // 1000}s",
+    "jit": STARTUP_PARAMETERS["jit"],
 }
 # Above this share of the free connections nothing is left for a rolling deploy's overlap,
 # a migration run or an admin session.
 BUDGET_WARN_RATIO = 0.8
-MAX_OK_LINES_PER_SECTION = 12
 OK, WARN, FAIL = "ok", "warn", "fail"
-MARKERS = {OK: "✓", WARN: "!", FAIL: "✗"}
 SECTIONS = {
     "server": "Server",
     "migrations": "Migrations",
@@ -56,28 +47,6 @@ SECTIONS = {
     "pooler": "Pooler",
     "search_path": "search_path pin",
 }
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "doctor",
-        help="read-only check of a live database: migrations, pool budget, PgBouncer, pin",
-        description="Connect read-only and report what would break a shared-pool app. "
-        "Exit 0: ok (warnings allowed), 1: problems or no connection, 2: usage error.",
-    )
-    parser.add_argument("--dsn", help="postgresql:// URL (default: $DATABASE_URL)")
-    parser.add_argument("--app", type=Path, help="project or package dir whose migrations to check")
-    parser.add_argument("--workers", type=_positive_int, default=1, help="processes per replica")
-    parser.add_argument("--replicas", type=_positive_int, default=1, help="app instances")
-    parser.add_argument("--pool-max", type=_positive_int, help="pool max size per process")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.set_defaults(func=run)
 
 
 def finding(status: str, label: str, text: str) -> dict[str, str]:
@@ -231,7 +200,7 @@ def pooler_section(db: dict[str, Any], settings: ProjectSettings | None) -> dict
         else finding(OK, "pooler", "direct connection (the backend announced its own pid)")
     ]
     if probe["status"] == "rejected":
-        ignore = ",".join(["extra_float_digits", *PGDBM_STARTUP_SETTINGS])
+        ignore = ",".join([*ASYNCPG_STARTUP_PARAMETERS, *STARTUP_PARAMETERS])
         text = f"pgdbm's pool cannot connect ({probe['error']}); ignore_startup_parameters = "
         findings.append(finding(FAIL, "startup params", text + ignore))
     elif probe["dropped"]:
@@ -268,18 +237,18 @@ def search_path_section(db: dict[str, Any]) -> dict[str, Any]:
     # check sees the server-side default, which is what the probe reports when it drops them.
     effective = probe.get("search_path", fallback["setting"])
     origin = fallback["source"] if "search_path" in probe["dropped"] else "startup parameter"
-    passes = split_search_path(effective) == split_search_path(PGDBM_PIN)
+    passes = split_search_path(effective) == split_search_path(SEARCH_PATH_PIN)
     shown = f"{default['value']} ({default['level']})" if default else "none"
-    verdict = f"{PGDBM_PIN!r} {'passes' if passes else 'would FAIL'} pgdbm's check"
+    verdict = f"{SEARCH_PATH_PIN!r} {'passes' if passes else 'would FAIL'} pgdbm's check"
     if passes:
         fix = ""
-    elif default and split_search_path(default["value"]) == split_search_path(PGDBM_PIN):
+    elif default and split_search_path(default["value"]) == split_search_path(SEARCH_PATH_PIN):
         # Role defaults apply when a backend starts; a pooler keeps older backends around.
         fix = "; the role default is right but predates these server connections: RECONNECT"
     else:
-        fix = f"; set a role default: ALTER ROLE ... SET search_path = {PGDBM_PIN}"
+        fix = f"; set a role default: ALTER ROLE ... SET search_path = {SEARCH_PATH_PIN}"
     return {
-        "pin": PGDBM_PIN,
+        "pin": SEARCH_PATH_PIN,
         "passes": passes,
         "effective": effective,
         "source": origin,
@@ -323,68 +292,3 @@ async def diagnose(
     report["problems"] = problems
     report["warnings"] = warnings
     return report
-
-
-def render(report: dict[str, Any]) -> str:
-    lines = [f"shared-pool doctor  {report['dsn']}  (read-only)"]
-    for key, title in SECTIONS.items():
-        findings = report[key]["findings"]
-        # Thousands of tenant schemas must not bury the problems: cap the ✓ lines.
-        first_ok = [f for f in findings if f["status"] == OK][:MAX_OK_LINES_PER_SECTION]
-        keep = {id(f) for f in first_ok}
-        shown = [f for f in findings if f["status"] != OK or id(f) in keep]
-        width = max(len(f["label"]) for f in shown)
-        lines += ["", title]
-        lines += [f"  {MARKERS[f['status']]} {f['label']:<{width}}  {f['text']}" for f in shown]
-        if len(shown) < len(findings):
-            lines.append(f"  {MARKERS[OK]} ... {len(findings) - len(shown)} more ok (--json)")
-    if report["problems"]:
-        verdict = f"✗ {len(report['problems'])} problem(s), {report['warnings']} warning(s)"
-    else:
-        verdict = f"{MARKERS[report['verdict']]} ok, {report['warnings']} warning(s)"
-    return "\n".join([*lines, "", f"Verdict: {verdict}"])
-
-
-def _usage_error(dsn: str, app: Path | None) -> str | None:
-    if not dsn:
-        return "no database given: pass --dsn or set DATABASE_URL"
-    if urlsplit(dsn).scheme not in ("postgres", "postgresql"):
-        return "the DSN must be a postgresql:// URL"
-    if app is not None and not app.exists():
-        return f"--app {app}: no such file or directory"
-    return None
-
-
-def _describe(error: BaseException) -> str:
-    reason = " ".join(str(error).split()) or "no answer in time"  # TimeoutError has no text
-    return f"{type(error).__name__}: {reason}"
-
-
-def _failed(message: str, as_json: bool) -> int:
-    """One line, no traceback; exit code 1."""
-    if as_json:
-        print(json.dumps({"ok": False, "verdict": FAIL, "error": message}))
-    else:
-        print(f"shared-pool doctor: error: {message}", file=sys.stderr)
-    return 1
-
-
-def run(args: argparse.Namespace) -> int:
-    dsn = args.dsn or os.environ.get("DATABASE_URL") or ""
-    usage_error = _usage_error(dsn, args.app)
-    if usage_error is not None:
-        print(f"shared-pool doctor: error: {usage_error}", file=sys.stderr)
-        return 2
-    try:
-        settings = read_project_settings(args.app) if args.app is not None else None
-        sets = find_migration_sets(args.app) if args.app is not None else None
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        return _failed(f"cannot read {args.app}: {_describe(error)}", args.json)
-    try:
-        report = asyncio.run(
-            diagnose(dsn, settings, sets, args.pool_max, args.workers, args.replicas)
-        )
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
-        return _failed(f"cannot inspect {mask_dsn(dsn)}: {_describe(error)}", args.json)
-    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
-    return 0 if report["ok"] else 1

@@ -7,51 +7,39 @@ No pgdbm import: the doctor must run where only this package and asyncpg are ins
 from __future__ import annotations
 
 import ast
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import yaml
+
+from .pgdbm_facts import (
+    MAX_CONNECTIONS,
+    MIGRATION_FILE_GLOB,
+    MIGRATIONS_TABLE,
+    MIGRATIONS_TABLE_COLUMNS,
+    STARTUP_PARAMETERS,
+    migration_checksum,
+)
+from .source_tree import walk
+from .template import ANSWERS_FILE, copier_config, load_answers
 
 APPLICATION_NAME = "shared-pool-doctor"
 CONNECT_TIMEOUT_SECONDS = 10
 QUERY_TIMEOUT_SECONDS = 30
-PGDBM_PIN = "pg_catalog"  # DatabaseConfig.shared_pool_search_path default in pgdbm 0.5
-PGDBM_DEFAULT_POOL_MAX = 20  # DatabaseConfig.max_connections default
-# The startup parameters pgdbm 0.5's create_shared_pool sends (DatabaseConfig defaults).
-PGDBM_STARTUP_SETTINGS = {
-    "jit": "off",
-    "statement_timeout": "60000",
-    "lock_timeout": "5000",
-    "idle_in_transaction_session_timeout": "60000",
-    "search_path": PGDBM_PIN,
-}
 # Role/database default levels, weakest first, as the server applies them.
 LEVEL_ORDER = ("database", "role", "role in database")
-# Folders never searched for migrations: tool caches, virtualenvs, installed packages.
-SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
-# copier.yml's tenant_schema_prefix default and tenant_registry_schema.
-DEFAULT_TENANT_PREFIX = "tenant_"
-DEFAULT_REGISTRY_SCHEMA = "tenancy"
-ANSWERS_FILE = ".copier-answers.yml"
 ENV_FILES = (".env", ".env.example")
 # How far up from --app (a package dir such as src/acme) to look for the project's config files.
 PROJECT_ROOT_SEARCH_DEPTH = 3
 
 
-def migration_checksum(text: str) -> str:
-    """pgdbm 0.5.0's checksum (AsyncMigrationManager._calculate_checksum), reimplemented."""
-    normalized = text.replace("\r\n", "\n").strip()
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
-
-
 def read_migration_files(folder: Path) -> dict[str, str]:
     """filename -> checksum for the files pgdbm would apply from `folder`, in its order."""
-    files = sorted(p for p in folder.glob("*.sql") if p.is_file() and not p.name.startswith("."))
+    files = sorted(
+        p for p in folder.glob(MIGRATION_FILE_GLOB) if p.is_file() and not p.name.startswith(".")
+    )
     # read_text (universal newlines) exactly as pgdbm reads them, so lone CRs hash alike.
     return {p.name: migration_checksum(p.read_text(encoding="utf-8")) for p in files}
 
@@ -96,13 +84,24 @@ def _string_constant(init_file: Path, name: str) -> str | None:
     return None
 
 
-def _migration_set(folder: Path) -> MigrationSet | None:
+def tenant_defaults(app: Path) -> tuple[str, str]:
+    """(tenant schema prefix, registry schema) when tenants/__init__.py does not say: the
+    project's recorded answers, else copier.yml's defaults."""
+    root = _project_root(app)
+    answers = (load_answers(root) if root is not None else None) or {}
+    config = copier_config()
+    prefix = answers.get("tenant_schema_prefix", config["tenant_schema_prefix"]["default"])
+    registry = answers.get("tenant_registry_schema", config["tenant_registry_schema"]["default"])
+    return str(prefix), str(registry)
+
+
+def _migration_set(folder: Path, tenants: tuple[str, str]) -> MigrationSet | None:
     package, init = folder.parent, folder.parent / "__init__.py"
     if package.name == "tenants" and folder.name == "migrations":
-        prefix = _string_constant(init, "SCHEMA_PREFIX") or DEFAULT_TENANT_PREFIX
+        prefix = _string_constant(init, "SCHEMA_PREFIX") or tenants[0]
         return MigrationSet("tenants", folder, read_migration_files(folder), tenant_prefix=prefix)
     if package.name == "tenants" and folder.name == "registry_migrations":
-        schema = _string_constant(init, "REGISTRY_SCHEMA") or DEFAULT_REGISTRY_SCHEMA
+        schema = _string_constant(init, "REGISTRY_SCHEMA") or tenants[1]
         return MigrationSet("tenant registry", folder, read_migration_files(folder), schema)
     if folder.name == "migrations" and init.is_file():
         schema = _string_constant(init, "SCHEMA") or package.name
@@ -112,10 +111,10 @@ def _migration_set(folder: Path) -> MigrationSet | None:
 
 def find_migration_sets(root: Path) -> list[MigrationSet]:
     """Every migrations folder under `root` of a service package or of the tenants package."""
+    tenants = tenant_defaults(root)
     sets: list[MigrationSet] = []
-    for current, dirnames, _files in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
-        migration_set = _migration_set(Path(current)) if Path(current) != root else None
+    for folder, _files in walk(root):
+        migration_set = _migration_set(folder, tenants) if folder != root else None
         if migration_set is not None:
             sets.append(migration_set)
     return sets
@@ -128,13 +127,6 @@ def _env_file_value(path: Path, key: str) -> str | None:
         if sep and not line.startswith("#") and name.strip().upper() == key:
             return value.split(" #")[0].strip().strip("'\"") or None
     return None
-
-
-def _read_answers(path: Path) -> dict[str, object]:
-    if not path.is_file():
-        return {}
-    answers = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return answers if isinstance(answers, dict) else {}
 
 
 def _project_root(app: Path) -> Path | None:
@@ -162,7 +154,7 @@ def read_project_settings(app: Path) -> ProjectSettings:
     root = _project_root(app)
     if root is None:
         return ProjectSettings(None, None, None, None)
-    answers = _read_answers(root / ANSWERS_FILE)
+    answers = load_answers(root) or {}
     # The template's default: 0 when generated for PgBouncer, else pgdbm's 1000.
     cache_default = {"pgbouncer": 0, "none": 1000}.get(str(answers.get("pooler")))
     return ProjectSettings(
@@ -177,7 +169,7 @@ def resolve_pool_max(flag: int | None, settings: ProjectSettings | None) -> tupl
         return flag, "--pool-max"
     if settings is not None and settings.pool_max is not None:
         return settings.pool_max, settings.pool_max_source or ""
-    return PGDBM_DEFAULT_POOL_MAX, "pgdbm's default (no --pool-max, no project setting)"
+    return MAX_CONNECTIONS, "pgdbm's default (no --pool-max, no project setting)"
 
 
 def mask_dsn(dsn: str) -> str:
@@ -218,9 +210,9 @@ TRACKING_TABLES_SQL = """
 SELECT n.nspname AS schema,
        has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relname = 'schema_migrations' AND c.relkind IN ('r', 'p')
+WHERE c.relname = $1 AND c.relkind IN ('r', 'p')
   AND (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND NOT a.attisdropped
-       AND a.attname IN ('filename', 'checksum', 'module_name', 'applied_at')) = 4
+       AND a.attname = ANY($2::text[])) = cardinality($2::text[])
 ORDER BY 1
 """
 ROLE_SETTINGS_SQL = """
@@ -237,13 +229,14 @@ SETTINGS_SQL = "SELECT name, setting, source FROM pg_settings WHERE name = ANY($
 async def _read_tracking_tables(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]] | None]:
     """schema -> its tracking rows, oldest first; None where this role may not read them."""
     tracking: dict[str, list[dict[str, Any]] | None] = {}
-    for table in await conn.fetch(TRACKING_TABLES_SQL):
+    columns = list(MIGRATIONS_TABLE_COLUMNS)
+    for table in await conn.fetch(TRACKING_TABLES_SQL, MIGRATIONS_TABLE, columns):
         schema = table["schema"]
         tracking[schema] = None
         if table["readable"]:
             rows = await conn.fetch(
-                "SELECT filename, checksum, module_name, applied_at"
-                f" FROM {quote_ident(schema)}.schema_migrations ORDER BY applied_at, filename"
+                f"SELECT {', '.join(columns)} FROM {quote_ident(schema)}.{MIGRATIONS_TABLE}"
+                " ORDER BY applied_at, filename"
             )
             tracking[schema] = [dict(row) for row in rows]
     return tracking
@@ -262,8 +255,7 @@ async def read_database(dsn: str) -> dict[str, Any]:
                 name, _, value = row["item"].partition("=")
                 role_settings.setdefault(name, {})[row["level"]] = value
             session = {
-                r["name"]: dict(r)
-                for r in await conn.fetch(SETTINGS_SQL, list(PGDBM_STARTUP_SETTINGS))
+                r["name"]: dict(r) for r in await conn.fetch(SETTINGS_SQL, list(STARTUP_PARAMETERS))
             }
             read_only = await conn.fetchval("SELECT current_setting('transaction_read_only')")
         announced_pid = conn.get_server_pid()
@@ -284,26 +276,21 @@ async def read_database(dsn: str) -> dict[str, Any]:
 async def probe_pgdbm_startup(dsn: str) -> dict[str, Any]:
     """Connect as pgdbm's shared pool would and see which startup parameters took effect."""
     try:
-        conn = await _connect(dsn, PGDBM_STARTUP_SETTINGS)
+        conn = await _connect(dsn, STARTUP_PARAMETERS)
     except asyncpg.PostgresError as error:  # PgBouncer: "unsupported startup parameter: jit"
-        return {"status": "rejected", "error": str(error), "dropped": list(PGDBM_STARTUP_SETTINGS)}
+        return {"status": "rejected", "error": str(error), "dropped": list(STARTUP_PARAMETERS)}
     try:
         async with conn.transaction(readonly=True):
-            rows = await conn.fetch(SETTINGS_SQL, list(PGDBM_STARTUP_SETTINGS))
+            rows = await conn.fetch(SETTINGS_SQL, list(STARTUP_PARAMETERS))
     finally:
         await conn.close()
     settings = {r["name"]: r for r in rows}
-    dropped = [name for name in PGDBM_STARTUP_SETTINGS if settings[name]["source"] != "client"]
+    dropped = [name for name in STARTUP_PARAMETERS if settings[name]["source"] != "client"]
     return {
         "status": "dropped" if dropped else "applied",
         "dropped": dropped,
         "search_path": settings["search_path"]["setting"],
     }
-
-
-def split_search_path(value: str) -> list[str]:
-    """Entry by entry, as pgdbm compares it (the server re-spaces a value applied by SET)."""
-    return [entry.strip() for entry in value.split(",")]
 
 
 def role_default(db: dict[str, Any], name: str) -> dict[str, str] | None:

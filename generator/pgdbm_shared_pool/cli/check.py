@@ -1,4 +1,4 @@
-"""`shared-pool check`: parsing and printing over the lint library."""
+"""`shared-pool check`: the lint rules over files and folders, reported ruff-style."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from .lint import Finding, UnknownCode, UsageError, all_rules, load, run_rules, select_rules
+from ._output import UsageError, add_command
+
+if TYPE_CHECKING:
+    from ..lint import Finding
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    from ..lint import all_rules
+
+    parser = add_command(
+        subparsers,
         "check",
+        run,
         help="lint a project that uses pgdbm's shared pool (the skill's checklist as rules)",
         description=(
             "Report pgdbm shared-pool mistakes as `path:line:col: CODE message` with a fix hint.\n"
@@ -32,16 +40,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--select", default="", help="comma-separated codes or prefixes (SP0)")
     parser.add_argument("--ignore", default="", help="comma-separated codes or prefixes to skip")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..lint import UnknownCode, load, run_rules, select_rules
+    from ..lint import UsageError as BadPath
+
     try:
         rules = select_rules(_codes(args.select), _codes(args.ignore))
         selection = load(args.paths)
-    except (UsageError, UnknownCode) as error:
-        print(f"shared-pool check: error: {error}", file=sys.stderr)
-        return 2
+    except (BadPath, UnknownCode) as error:
+        raise UsageError(str(error)) from error
     for note in selection.skipped:
         print(note, file=sys.stderr)
     findings = run_rules(selection.project, rules)
