@@ -274,6 +274,7 @@ config = DatabaseConfig()
 pool: asyncpg.Pool
 users = AsyncDatabaseManager(pool=pool, schema="users")
 orders = AsyncDatabaseManager(pool=pool, schema="orders")
+await pool.execute("CREATE SCHEMA IF NOT EXISTS users")  # the skill's start-up block
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 """
 CHECKED_BLOCKS = [block for block in all_blocks() if block.language in ("python", "sql")]

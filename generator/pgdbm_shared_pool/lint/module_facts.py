@@ -46,6 +46,7 @@ class ModuleFacts:
         self.ancestors = syntax.ancestors
         self.enclosing_function = syntax.enclosing_function
         self.in_finally = syntax.in_finally
+        self.own_pools_only = project.own_pools_only(syntax.source.path)
 
     # --- name resolution --------------------------------------------------------------
     def pgdbm_class(self, node: ast.AST) -> str | None:
@@ -94,7 +95,8 @@ class ModuleFacts:
         if members:
             values = [self.value_of(member, scope, depth + 1) for member in members]
             if all(value is not None and value.kind == "manager" for value in values):
-                return Value("managers")
+                pool_based = all(value.pool_based for value in values if value is not None)
+                return Value("managers", pool_based=pool_based or None)
         return None
 
     def _call_value(self, call: ast.Call, scope: Scope, depth: int) -> Value | None:
@@ -118,6 +120,10 @@ class ModuleFacts:
         for function in self.functions.get(name or "", []):
             if function.returns is not None:
                 return self.annotation_value(function.returns, depth + 1)
+        # A getter defined elsewhere in the project: shared.get_manager() -> AsyncDatabaseManager
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else name
+        if method in self.project.manager_functions:
+            return Value("manager")
         return None
 
     @staticmethod
@@ -141,6 +147,9 @@ class ModuleFacts:
         )
 
     def _name_value(self, name: str, scope: Scope, depth: int) -> Value | None:
+        if name == "self" and scope.class_node is not None:
+            bases = {simple_name(base) for base in scope.class_node.bases}
+            return Value("manager") if bases & self.project.manager_classes else None
         current: Scope | None = scope
         while current is not None:
             if name in current.annotations:
@@ -163,6 +172,12 @@ class ModuleFacts:
         root, _, rest = path.partition(".")
         if root in ("self", "cls") and scope.class_node is not None:
             candidates = self.self_attributes.get((scope.class_node, rest), [])
+            for value, value_scope in candidates:
+                found = self.value_of(value, value_scope, depth + 1)
+                if found is not None:
+                    return found
+            annotation = self.syntax.attribute_annotations.get((scope.class_node, rest))
+            return self.annotation_value(annotation, depth + 1) if annotation else None
         else:
             candidates = [
                 candidate

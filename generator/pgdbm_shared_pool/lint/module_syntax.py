@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from .sources import PythonSource
 from .syntax import FUNCTION_NODES, PGDBM_CLASSES, Scope, dotted, simple_name
@@ -18,12 +19,23 @@ _RECORDED = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class ImportedFrom:
+    """`from <module> import <names>` (level = leading dots), or `import <module>` (no names)."""
+
+    module: str
+    level: int
+    names: list[str]
+
+
 class ModuleSyntax:
     """One pass over a module: imports, scopes, assignments, calls and parents."""
 
     def __init__(self, source: PythonSource) -> None:
         self.source = source
         self.imported: dict[str, str] = {}  # local name -> pgdbm class or "module"
+        self.imports: list[ImportedFrom] = []
+        self.imported_packages: set[str] = set()  # top-level packages of absolute imports
         self.foreign: set[str] = set()  # names imported from elsewhere
         self.parents: dict[ast.AST, ast.AST] = {}
         self.scope_of: dict[ast.AST, Scope] = {}
@@ -35,6 +47,7 @@ class ModuleSyntax:
         self.assignments: list[tuple[ast.expr, ast.expr | None, ast.stmt]] = []
         self.self_attributes: dict[tuple[ast.ClassDef, str], list[tuple[ast.expr, Scope]]] = {}
         self.attributes: dict[str, list[tuple[ast.expr, Scope]]] = {}  # "state.pool" -> values
+        self.attribute_annotations: dict[tuple[ast.ClassDef, str], ast.expr] = {}
         self.module_scope = Scope(source.tree, None, None)
         self._walk()
         self.calls.sort(key=lambda call: (call.lineno, call.col_offset))
@@ -109,6 +122,8 @@ class ModuleSyntax:
             for target in node.targets:
                 self._bind(target, node.value, scope, node)
         elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+            if isinstance(node, ast.AnnAssign):
+                self._annotate(node, scope)
             self._bind(node.target, node.value, scope, node)
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 scope.annotations[node.target.id] = node.annotation
@@ -121,8 +136,22 @@ class ModuleSyntax:
         elif isinstance(node, ast.ImportFrom | ast.Import):
             self._record_import(node)
 
+    def _annotate(self, node: ast.AnnAssign, scope: Scope) -> None:
+        """`self.db: Manager = ...` in a method, or `db: Manager` in a class body."""
+        target, class_node = node.target, scope.class_node
+        if class_node is None:
+            return
+        if isinstance(target, ast.Attribute) and dotted(target.value) in ("self", "cls"):
+            self.attribute_annotations[(class_node, target.attr)] = node.annotation
+        elif isinstance(target, ast.Name) and self.parents.get(node) is class_node:
+            self.attribute_annotations[(class_node, target.id)] = node.annotation
+
     def _record_import(self, node: ast.ImportFrom | ast.Import) -> None:
         if isinstance(node, ast.ImportFrom):
+            names = [alias.name for alias in node.names]
+            self.imports.append(ImportedFrom(node.module or "", node.level, names))
+            if node.level == 0 and node.module:
+                self.imported_packages.add(node.module.split(".")[0])
             pgdbm = (node.module or "").split(".")[0] == "pgdbm"
             for alias in node.names:
                 local = alias.asname or alias.name
@@ -133,6 +162,8 @@ class ModuleSyntax:
             return
         for alias in node.names:
             top = alias.name.split(".")[0]
+            self.imports.append(ImportedFrom(alias.name, 0, []))
+            self.imported_packages.add(top)
             if top == "pgdbm":
                 self.imported[alias.asname or top] = "module"
             else:

@@ -15,7 +15,9 @@ from pathlib import PurePath
 
 from . import sql
 
-_TEST_DIRS = frozenset({"tests", "test"})
+_TEST_DIRS = frozenset({"tests", "test", "testing", "fixtures"})
+# Test support inside a package (pgdbm.testing, a pytest plugin) builds pools per test too.
+_TEST_MODULES = frozenset({"conftest.py", "testing.py", "fixtures.py", "pytest_plugin.py"})
 ALL_CODES = frozenset({"*"})
 _STRING_PREFIX = re.compile(r"[rRuUbBfF]*('''|\"\"\"|'|\")")
 
@@ -32,11 +34,11 @@ class Hit:
 
 
 def is_test_path(path: str) -> bool:
-    """tests/, test_*.py, *_test.py, conftest.py: code that does the wrong thing on purpose."""
+    """tests/, test_*.py, conftest.py, testing.py: code that does the wrong thing on purpose."""
     parts = PurePath(path).parts
     name = parts[-1] if parts else path
     return bool(_TEST_DIRS.intersection(parts[:-1])) or (
-        name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+        name.startswith("test_") or name.endswith("_test.py") or name in _TEST_MODULES
     )
 
 
@@ -44,6 +46,7 @@ class _Text:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
+        self.is_test = is_test_path(path)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -80,7 +83,6 @@ class PythonSource(_Text):
     def __init__(self, path: str, text: str) -> None:
         super().__init__(path, text)
         self.tree = ast.parse(text, filename=path)
-        self.is_test = is_test_path(path)
 
     def hit(self, node: ast.AST, message: str | None = None) -> Hit:
         line: int = node.lineno  # type: ignore[attr-defined]
@@ -98,13 +100,31 @@ class PythonSource(_Text):
             return byte_offset
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
 
+    def segment(self, node: ast.AST) -> tuple[int, str]:
+        """The character offset where `node` starts, and its source text."""
+        line: int = node.lineno  # type: ignore[attr-defined]
+        end_line: int = node.end_lineno or line  # type: ignore[attr-defined]
+        begin = self.offset_of(line, self.column(line, node.col_offset))  # type: ignore[attr-defined]
+        end = self.offset_of(end_line, self.column(end_line, node.end_col_offset or 0))  # type: ignore[attr-defined]
+        return begin, self.text[begin:end]
+
+    def pattern_hit(self, node: ast.AST, pattern: re.Pattern[str], message: str) -> Hit:
+        """A hit where `pattern` first matches in `node`'s source text (its start if nowhere)."""
+        begin, segment = self.segment(node)
+        match = pattern.search(segment)
+        start = self.hit(node, message)
+        if match is None:
+            return start
+        target = begin + match.start()
+        line = self.line_of(target)
+        column = target - self._line_starts[line - 1] + 1
+        return Hit(self, line, column, message, start.noqa_line)
+
     def string_hit(self, node: ast.Constant, offset: int, message: str | None = None) -> Hit:
         """A hit at character `offset` of a string literal's value (its start if unmappable)."""
         start = self.hit(node, message)
         end_line = node.end_lineno or node.lineno
-        begin = self.offset_of(node.lineno, start.column - 1)
-        end = self.offset_of(end_line, self.column(end_line, node.end_col_offset or 0))
-        segment = self.text[begin:end]
+        begin, segment = self.segment(node)
         prefix = _STRING_PREFIX.match(segment)
         if prefix is None:
             return start

@@ -22,6 +22,8 @@ RATIONALE = (
     "(`pg_*`, `information_schema.*`) are fine. pgdbm expands only `{{tables.x}}`, "
     "`{{tables.schema.x}}` and `{{schema}}`: `{{ tables.x }}` with spaces reaches PostgreSQL as is."
 )
+EXEMPT_TESTS = True
+
 FIX = "Write {{tables.name}} (or {{tables.other_schema.name}} for another service's table)."
 GOOD_EXAMPLES = [
     '''\
@@ -128,8 +130,8 @@ def check(project: Project) -> Iterator[Hit]:
             receiver = module.value_of(call.func.value)
             if receiver is None or receiver.kind != "manager" or receiver.pool_based is False:
                 continue  # own-pool managers keep a normal search_path: unqualified names resolve
-            if module.source.is_test and not receiver.pool_based:
-                continue  # test fixtures (pgdbm's own among them) often yield own-pool managers
+            if receiver.pool_based is None and module.own_pools_only:
+                continue  # a manager of unknown origin in a process with own pools only
             for statement in sql.statements(sql.tokenize(query.value)):
                 for token in sql.unqualified_tables(statement):
                     yield module.source.string_hit(query, token.offset, _message(token))

@@ -21,6 +21,8 @@ RATIONALE = (
     "`pool.close()` closes it. Pools handed to an object (`self._pool`, `app.state.pool`) or "
     "returned to the caller are the owner's to close."
 )
+EXEMPT_TESTS = True
+
 FIX = (
     "Wrap everything after create_shared_pool in try/finally (or an async with / AsyncExitStack) "
     "and close the pool in the finally block."
@@ -160,12 +162,15 @@ def check(project: Project) -> Iterator[Hit]:
             if is_create_shared_pool(call) or (
                 isinstance(call.func, ast.Name) and call.func.id in project.facts.pool_factories
             ):
-                problem = _problem(module, call, project.facts.pool_closers)
+                main_functions = project.facts.processes.main_functions[module.source.path]
+                problem = _problem(module, call, project.facts.pool_closers, main_functions)
                 if problem is not None:
                     yield module.source.hit(call, problem)
 
 
-def _problem(module: ModuleFacts, creation: ast.Call, closers: set[str]) -> str | None:
+def _problem(
+    module: ModuleFacts, creation: ast.Call, closers: set[str], main_functions: set[str]
+) -> str | None:
     statement = _statement(module, creation)
     if isinstance(statement, ast.Return | ast.AsyncWith | ast.With) or isinstance(
         module.parents.get(_outer(module, creation)), ast.withitem
@@ -176,6 +181,8 @@ def _problem(module: ModuleFacts, creation: ast.Call, closers: set[str]) -> str 
     function = module.enclosing_function(creation)
     if function is module.source.tree:
         return None  # top-level await: a notebook or a snippet, not a program with a lifetime
+    if getattr(function, "name", None) in main_functions:
+        return None  # run by the script's __main__ block: a failure ends the process, and its pool
     names = _aliases(module, statement, function)
     all_closes = list(_closes(module, function, names, closers))
     closes = [

@@ -21,6 +21,8 @@ RATIONALE = (
     "are reserved by PostgreSQL, and names over 63 bytes are truncated (pgdbm's own check "
     "`^[a-zA-Z_][a-zA-Z0-9_]{0,62}$` rejects only some of these)."
 )
+EXEMPT_TESTS = False
+
 FIX = "Use a lower-case identifier, not a reserved word, not starting with pg_: users, orders."
 GOOD_EXAMPLES = [
     """\
