@@ -36,9 +36,8 @@ from _common import (
 TEMPLATE = BENCH_DIR.parent  # this checkout: copier.yml and template/
 SERVICES = ("users", "orders")
 BIN = Path(sys.executable).parent
-# What an installed copy of the skill holds (a plain folder, no git): the template and the
-# generator it runs through scripts/shared-pool.py. Copier renders it without a git clone.
-INSTALLED_PARTS = ("copier.yml", "template", "generator", "scripts")
+# An installed copy of the skill: a plain folder (no git) with the template and the generator.
+SKILL = TEMPLATE / "skills" / "pgdbm-shared-pool"
 SERVICE_FLAGS = [f"--service={s}" for s in SERVICES]
 DATA = f"--data=services=[{', '.join(SERVICES)}]"
 
@@ -47,7 +46,9 @@ def commands(installed: Path) -> dict[str, Callable[[Path], list[str]]]:
     """Each command, by name: from this git checkout, and from an installed (plain) copy."""
     services = SERVICE_FLAGS
     copier = [str(BIN / "copier"), "copy", "--quiet", "--defaults", DATA]
-    script = [sys.executable, str(installed / "scripts" / "shared-pool.py")]
+    # The generator run in place from the copy, as its scripts/shared-pool.py does once its
+    # environment exists (that launcher's one-off venv set-up is not what is measured here).
+    script = [sys.executable, "-c", RUN_FROM_COPY, str(installed / "generator")]
     return {
         "shared-pool new": lambda dest: [str(BIN / "shared-pool"), "new", str(dest), *services],
         "copier copy": lambda dest: [*copier, "--vcs-ref=HEAD", str(TEMPLATE), str(dest)],
@@ -63,13 +64,15 @@ BASELINES = {
 }
 
 
+RUN_FROM_COPY = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from pgdbm_shared_pool.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def install_copy(folder: Path) -> Path:
-    for part in INSTALLED_PARTS:
-        source = TEMPLATE / part
-        if source.is_dir():
-            shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, folder / part)
+    """What `npx skills add` copies: the skill folder, symbolic links resolved."""
+    shutil.copytree(SKILL, folder, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     return folder
 
 
