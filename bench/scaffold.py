@@ -48,7 +48,8 @@ def commands(installed: Path) -> dict[str, Callable[[Path], list[str]]]:
     copier = [str(BIN / "copier"), "copy", "--quiet", "--defaults", DATA]
     # The generator run in place from the copy, as its scripts/shared-pool.py does once its
     # environment exists (that launcher's one-off venv set-up is not what is measured here).
-    script = [sys.executable, "-c", RUN_FROM_COPY, str(installed / "generator")]
+    from_copy = ["env", f"PYTHONPATH={installed / 'generator'}", sys.executable, "-m"]
+    script = [*from_copy, "pgdbm_shared_pool.cli"]
     return {
         "shared-pool new": lambda dest: [str(BIN / "shared-pool"), "new", str(dest), *services],
         "copier copy": lambda dest: [*copier, "--vcs-ref=HEAD", str(TEMPLATE), str(dest)],
@@ -62,12 +63,6 @@ BASELINES = {
     "shared-pool new": "copier copy",
     "shared-pool new (installed copy)": "copier copy (installed copy)",
 }
-
-
-RUN_FROM_COPY = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "from pgdbm_shared_pool.cli import main; sys.exit(main(sys.argv[1:]))"
-)
 
 
 def install_copy(folder: Path) -> Path:
@@ -88,7 +83,7 @@ def timed(command: list[str], **kwargs: Any) -> tuple[float, subprocess.Complete
 def shown(command: list[str], installed: Path) -> list[str]:
     """The command as a reader would type it (no paths of this machine)."""
     program, *rest = command
-    places = {str(TEMPLATE): ".", str(installed): "SKILL_DIR"}
+    places = {str(TEMPLATE): ".", str(installed): "SKILL_DIR", sys.executable: "python"}
     rest = [places.get(arg, arg.replace(str(installed), "SKILL_DIR")) for arg in rest]
     return [Path(program).name, *rest]
 
