@@ -55,20 +55,21 @@ def judge(
     replicas: int,
 ) -> Report:
     """The whole report; `pool_max` None: the project's setting, else pgdbm's default."""
-    sections = {
-        "server": server_section(db),
-        "migrations": migrations_section(db, None if project is None else project.migration_sets),
-        "pool_budget": budget_section(db, resolve_pool_max(pool_max, project), workers, replicas),
-        "pooler": pooler_section(db, project),
-        "search_path": search_path_section(db),
-    }
-    findings = [f for section in sections.values() for f in section.findings]
+    sets = None if project is None else project.migration_sets
+    server = server_section(db)
+    migrations = migrations_section(db, sets)
+    budget = budget_section(db, resolve_pool_max(pool_max, project), workers, replicas)
+    pooler = pooler_section(db, project)
+    search_path = search_path_section(db)
+    sections = (server, migrations, budget, pooler, search_path)
+    findings = [f for section in sections for f in section.findings]
     problems = tuple(f"{f.label}: {f.text}" for f in findings if f.status is Status.FAIL)
     warnings = sum(f.status is Status.WARN for f in findings)
     verdict = Status.FAIL if problems else Status.WARN if warnings else Status.OK
     return Report(
-        dsn, db.read_only, **sections, verdict=verdict, problems=problems, warnings=warnings
-    )  # type: ignore[arg-type]
+        dsn, db.read_only, server, migrations, budget, pooler, search_path,
+        verdict=verdict, problems=problems, warnings=warnings,
+    )  # fmt: skip
 
 
 def server_section(db: DatabaseFacts) -> ServerSection:
