@@ -39,7 +39,7 @@ async def migrate(
 def main() -> int:
     try:
         settings = get_settings()
-        configure_logging(settings.log_level)
+        configure_logging("WARNING")  # the command prints what it applied
         applied = asyncio.run(migrate(settings))
     except (InvalidSettings, DatabaseUnreachable, MigrationFailed, AsyncDBError, OSError) as error:
         # OSError covers TimeoutError; pgdbm's errors add lines of generic tips.
