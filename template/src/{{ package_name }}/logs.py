@@ -55,15 +55,17 @@ def logging_config(level: str) -> dict[str, Any]:
             },
         },
         "root": {"level": level, "handlers": ["stderr"]},
-        # uvicorn gives its loggers handlers of their own: hand their records to the root.
-        "loggers": {
-            name: {"handlers": [], "propagate": True, "level": level}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
-        },
     }
 
 
 def configure_logging(level: str) -> None:
-    """Install logging_config(level), unless logging was configured already."""
-    if not logging.getLogger().handlers:
-        logging.config.dictConfig(logging_config(level))
+    """Install logging_config(level), unless logging was configured already. uvicorn's
+    loggers keep their levels (--log-level, --no-access-log) and write through it too."""
+    if logging.getLogger().handlers:
+        return
+    logging.config.dictConfig(logging_config(level))
+    for name in ("uvicorn", "uvicorn.access"):
+        uvicorn = logging.getLogger(name)
+        if uvicorn.handlers:  # none: uvicorn turned it off (the access log, for one)
+            uvicorn.handlers.clear()
+            uvicorn.propagate = True

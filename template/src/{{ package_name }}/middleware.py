@@ -83,7 +83,7 @@ class OneLineStartupErrors:
             if message["type"] == "lifespan.startup.failed" and isinstance(
                 error, InvalidSettings | DatabaseUnreachable | MigrationFailed
             ):
-                message = {**message, "message": str(error)}
+                message = {**message, "message": " ".join(str(error).split())}
             await send(message)
 
         await self.app(scope, receive, send_one_line)
