@@ -20,10 +20,11 @@ from doctor_support import (
     throwaway_role,
     write_project,
 )
-from pgbouncer import PGDBM_STARTUP_PARAMETERS, PgBouncer, pgbouncer_binary
+from pgbouncer import PgBouncer, pgbouncer_binary
 from pgdbm import AsyncDatabaseManager, DatabaseConfig
 from pgdbm.errors import ConfigurationError
-from pgdbm_shared_pool import doctor
+from pgdbm_shared_pool.doctor.judge import ROLE_DEFAULTS_BEHIND_POOLER
+from pgdbm_shared_pool.pgdbm_facts import ASYNCPG_STARTUP_PARAMETERS, STARTUP_PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
     migrated, throwaway_role, run_doctor = scene.migrated, scene.role, scene.doctor
     bouncer = bouncer_factory(
         users=("postgres", throwaway_role),
-        ignore_startup_parameters=("extra_float_digits", *PGDBM_STARTUP_PARAMETERS),
+        ignore_startup_parameters=(*ASYNCPG_STARTUP_PARAMETERS, *STARTUP_PARAMETERS),
     )
     dsn = bouncer.dsn_for(database_of(migrated), user=throwaway_role)
     config = DatabaseConfig(connection_string=dsn, min_connections=1, max_connections=1)
@@ -141,7 +142,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
         migrated,
         *(
             f'ALTER ROLE "{throwaway_role}" IN DATABASE "{database}" SET {name} = \'{value}\''
-            for name, value in doctor.ROLE_DEFAULTS_BEHIND_POOLER.items()
+            for name, value in ROLE_DEFAULTS_BEHIND_POOLER.items()
         ),
     )
     # Role defaults apply at backend start: the bouncer's existing server connections keep
@@ -152,7 +153,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
 
     fresh = bouncer_factory(
         users=("postgres", throwaway_role),
-        ignore_startup_parameters=("extra_float_digits", *PGDBM_STARTUP_PARAMETERS),
+        ignore_startup_parameters=(*ASYNCPG_STARTUP_PARAMETERS, *STARTUP_PARAMETERS),
     )
     dsn = fresh.dsn_for(database, user=throwaway_role)
     code, report = await run_doctor.json("--dsn", dsn)

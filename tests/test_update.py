@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from generated import run_suite
-from pgdbm_shared_pool import cli, names
+from pgdbm_shared_pool import cli, template
 from pgdbm_shared_pool.scaffold import ScaffoldError, add_service, new_project, remove_service
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
@@ -51,7 +51,7 @@ def git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 def snapshot_template(dest: Path) -> Path:
     """A git repository holding this checkout's template (committed or not) as one commit."""
-    root = names.template_root()
+    root = template.template_root()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache")
     shutil.copytree(root / "template", dest / "template", ignore=ignore)  # symlinks resolved
     shutil.copy(root / "copier.yml", dest)

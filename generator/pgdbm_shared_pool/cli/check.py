@@ -1,0 +1,102 @@
+"""`shared-pool check`: the lint rules over files and folders, reported ruff-style."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._output import UsageError, add_command
+
+if TYPE_CHECKING:
+    from ..lint import Finding
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    from ..lint import all_rules
+
+    parser = add_command(
+        subparsers,
+        "check",
+        run,
+        help="lint a project that uses pgdbm's shared pool (the skill's checklist as rules)",
+        description=(
+            "Report pgdbm shared-pool mistakes as `path:line:col: CODE message` with a fix hint.\n"
+            "Silence one with `# noqa: CODE` (`-- noqa: CODE` in .sql).\n"
+            "Exit codes: 0 clean, 1 findings (or a file Python cannot parse), 2 usage error."
+        ),
+        epilog="rules:\n" + "\n".join(f"  {r.CODE}  {r.MESSAGE}" for r in all_rules()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["."],
+        help="files or directories (default: .); directories yield *.py and migrations/**/*.sql",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--select", default="", help="comma-separated codes or prefixes (SP0)")
+    parser.add_argument("--ignore", default="", help="comma-separated codes or prefixes to skip")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..lint import UnknownCode, load, run_rules, select_rules
+    from ..lint import UsageError as BadPath
+
+    try:
+        rules = select_rules(_codes(args.select), _codes(args.ignore))
+        selection = load(args.paths)
+    except (BadPath, UnknownCode) as error:
+        raise UsageError(str(error)) from error
+    for note in selection.skipped:
+        print(note, file=sys.stderr)
+    findings = run_rules(selection.project, rules)
+    # A file that does not parse was not checked: never report that as clean.
+    status = 1 if findings or selection.unparsable else 0
+    try:
+        _print(args.format, findings, selection.unparsable, selection.empty, args.paths)
+    except BrokenPipeError:  # `check | head`: the reader has all it wants
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return status
+
+
+def _print(
+    output: str,
+    findings: Sequence[Finding],
+    unparsable: Sequence[Finding],
+    empty: bool,
+    paths: Sequence[str],
+) -> None:
+    if empty:
+        print(
+            f"shared-pool check: nothing to check in {' '.join(paths)}: no *.py files, "
+            "and no .sql files below a migrations/ folder",
+            file=sys.stderr,
+        )
+    if output == "json":
+        everything = sorted([*findings, *unparsable])
+        print(json.dumps([finding.as_json() for finding in everything], indent=2))
+        return
+    for problem in unparsable:
+        print(f"{problem.path}:{problem.line}:{problem.column}: {problem.message}", file=sys.stderr)
+    for finding in findings:
+        print(f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}")
+        print(f"    help: {finding.fix}")
+    print(_summary(len(findings), len(unparsable), empty))
+
+
+def _summary(findings: int, unparsable: int, empty: bool) -> str:
+    if findings:
+        return f"Found {findings} finding{'s' if findings != 1 else ''}."
+    if unparsable:
+        files = f"{unparsable} file{'s' if unparsable != 1 else ''}"
+        return f"No findings, but {files} could not be parsed."
+    return "No files checked." if empty else "All checks passed."
+
+
+def _codes(text: str) -> list[str]:
+    return [code.strip().upper() for code in text.split(",") if code.strip()]

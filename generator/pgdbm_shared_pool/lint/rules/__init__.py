@@ -1,0 +1,1 @@
+"""One module per rule, `spNNN_<name>.py`: code, message, rationale, fix, good/bad examples."""

@@ -1,0 +1,52 @@
+"""The copier template this package renders: where it is, its questions, a project's answers."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ANSWERS_FILE = ".copier-answers.yml"  # copier.yml's _answers_file
+
+
+def template_root() -> Path:
+    """The directory holding copier.yml: the repo checkout, or the copy bundled in the wheel."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir.parents[1], package_dir / "_template"):
+        if (candidate / "copier.yml").is_file():
+            return candidate
+    raise FileNotFoundError("copier.yml not found next to the pgdbm_shared_pool package")
+
+
+@cache
+def copier_config(template: Path | None = None) -> dict[str, Any]:
+    """copier.yml, parsed once per template folder."""
+    path = (template or template_root()) / "copier.yml"
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def askable_questions(template: Path | None = None) -> frozenset[str]:
+    """Question names a caller may answer; computed values (`when: false`) are not answers."""
+    return frozenset(
+        key
+        for key, spec in copier_config(template).items()
+        if not key.startswith("_") and not (isinstance(spec, dict) and spec.get("when") is False)
+    )
+
+
+def computed_value(key: str, template: Path | None = None) -> Any:
+    """A `when: false` value of copier.yml (e.g. tenant_registry_schema), parsed as copier does."""
+    spec = copier_config(template)[key]
+    default = spec["default"]
+    return yaml.safe_load(default) if spec.get("type") == "yaml" else default
+
+
+def load_answers(project: Path) -> dict[str, Any] | None:
+    """The project's recorded answers, or None if it has no (readable) answers file."""
+    path = Path(project) / ANSWERS_FILE
+    if not path.is_file():
+        return None
+    answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return dict(answers) if isinstance(answers, dict) else None
