@@ -20,7 +20,6 @@ from pgdbm import (
 from pgdbm.core import SchemaManager
 
 from .config import Settings
-from .deadline import remaining
 from .service import Service
 
 APP_NAME = __name__.split(".")[0]
@@ -80,9 +79,8 @@ class DatabaseUnreachable(RuntimeError):
 class ServiceDatabase(AsyncDatabaseManager):
     """A schema-bound pgdbm manager on the shared pool whose wait for a connection is bounded.
 
-    pgdbm acquires without a timeout, so an exhausted pool would make requests hang; here
-    the wait ends (at the acquire timeout, or sooner if the request's budget ends first)
-    with TimeoutError, which the API maps to 503.
+    pgdbm acquires without a timeout, so an exhausted pool would make requests hang;
+    here the wait ends with TimeoutError, which the API maps to 503.
     """
 
     max_cached_queries = 1024
@@ -107,12 +105,11 @@ class ServiceDatabase(AsyncDatabaseManager):
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        wait = remaining(self.acquire_timeout)  # within the request's budget
         try:
-            connection = await self.shared_pool.acquire(timeout=wait)
+            connection = await self.shared_pool.acquire(timeout=self.acquire_timeout)
         except TimeoutError:
-            size = self.shared_pool.get_max_size()
-            raise TimeoutError(f"no free connection within {wait:.1f} s (pool of {size})") from None
+            wait, size = self.acquire_timeout, self.shared_pool.get_max_size()
+            raise TimeoutError(f"no free connection within {wait} s (pool of {size})") from None
         try:
             yield connection
         finally:
