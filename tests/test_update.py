@@ -200,6 +200,19 @@ def test_a_project_rendered_from_uncommitted_template_edits_updates_while_they_s
     assert_untouched(project)
 
 
+def test_a_project_is_updated_at_its_template_commit_after_the_template_moved_on(
+    tmp_path: Path,
+) -> None:
+    template = snapshot_template(tmp_path / "template")
+    project = committed_project(template, tmp_path / "shop", ["users"])
+    readme = template / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nA later template line.\n")
+    commit_all(template, "a later template")
+    add_service(project, "billing")
+    assert (project / "src" / "shop" / "services" / "billing" / "router.py").is_file()
+    assert "A later template line." not in (project / "README.md").read_text()
+
+
 def test_add_service_refuses_a_folder_that_is_not_a_generated_project(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match="not a generated project"):
         add_service(tmp_path, "billing")

@@ -229,7 +229,7 @@ def _recorded_template(project: Path, answers: Mapping[str, Any]) -> tuple[Path,
     """
     source, commit = answers.get("_src_path"), answers.get("_commit")
     recorded = answers.get(FINGERPRINT_KEY)
-    if source and commit and _git(Path(source), "cat-file", "-e", f"{commit}^{{commit}}"):
+    if source and commit and _has_commit(Path(source), str(commit)):
         return Path(source), str(commit)
     candidates = [Path(source)] if source else []
     candidates.append(template_root())
@@ -250,10 +250,14 @@ def _recorded_template(project: Path, answers: Mapping[str, Any]) -> tuple[Path,
     held = ", ".join(f"{folder} has {value}" for folder, value in found.items()) or "none found"
     raise ScaffoldError(
         f"{project} was generated from template {recorded} (pgdbm-shared-pool {made_with}), "
-        f"but the template differs now ({held}): add-service only adds to the project's own "
-        "template version. Install the skill version the project was made with and run it "
-        "from there, or add the service by hand (the skill's references/fastapi.md)"
+        f"but the template differs now ({held}); services are added and removed only at the "
+        "project's own template version. Install the skill version the project was made with "
+        "and run it from there, or add the service by hand (the skill's references/fastapi.md)"
     )
+
+
+def _has_commit(repository: Path, commit: str) -> bool:
+    return _git(repository, "cat-file", "-e", f"{commit}^{{commit}}") is not None
 
 
 def _record_template_version(project: Path, template: Path) -> None:

@@ -87,7 +87,11 @@ def plan(project: Path, old: Path, new: Path, generated: frozenset[Path] = froze
         elif theirs is None:
             conflicts[path] = "it would be deleted, but you changed it: delete it yourself first"
         else:
-            merged = merge_text(ours, base, theirs)
+            try:
+                merged = merge_text(ours, base, theirs)
+            except OSError:
+                conflicts[path] = "you and the template changed it; merging needs git (not found)"
+                continue
             if merged is None:
                 conflicts[path] = "your edits and the template's change touch the same lines"
             else:
@@ -98,19 +102,16 @@ def plan(project: Path, old: Path, new: Path, generated: frozenset[Path] = froze
 
 
 def merge_text(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
-    """`git merge-file` of three versions; None when they conflict or git is unavailable."""
+    """`git merge-file` of three versions; None when they conflict (OSError without git)."""
     with tempfile.TemporaryDirectory(prefix="shared-pool-merge-") as scratch:
         paths = []
         for name, content in (("ours", ours), ("base", base), ("theirs", theirs)):
             path = Path(scratch) / name
             path.write_bytes(content)
             paths.append(str(path))
-        try:
-            done = subprocess.run(
-                ["git", "merge-file", "--stdout", *paths], capture_output=True, check=False
-            )
-        except OSError:
-            return None
+        done = subprocess.run(
+            ["git", "merge-file", "--stdout", *paths], capture_output=True, check=False
+        )
     return done.stdout if done.returncode == 0 else None
 
 
