@@ -47,6 +47,7 @@ class ModuleFacts:
         self.enclosing_function = syntax.enclosing_function
         self.in_finally = syntax.in_finally
         self.own_pools_only = project.own_pools_only(syntax.source.path)
+        self._names: dict[tuple[str, Scope], tuple[Value | None, int]] = {}
 
     # --- name resolution --------------------------------------------------------------
     def pgdbm_class(self, node: ast.AST) -> str | None:
@@ -152,18 +153,29 @@ class ModuleFacts:
             return Value("manager") if bases & self.project.manager_classes else None
         current: Scope | None = scope
         while current is not None:
-            if name in current.annotations:
-                annotated = self.annotation_value(current.annotations[name], depth + 1)
-                if annotated is not None:
-                    return annotated
-            for value in current.values.get(name, []):
-                found = self.value_of(value, current, depth + 1)
-                if found is not None:
-                    return found
             if name in current.values or name in current.annotations:
-                return None
+                return self._bound_value(name, current, depth)
             current = current.parent
         return None
+
+    def _bound_value(self, name: str, scope: Scope, depth: int) -> Value | None:
+        """What `name` holds in the scope that binds it. Memoised: a name bound a thousand
+        times is resolved once; a miss is reused only at the same or a greater depth (it may
+        be a miss for lack of depth)."""
+        key = (name, scope)
+        known = self._names.get(key)
+        if known is not None and (known[0] is not None or known[1] <= depth):
+            return known[0]
+        self._names[key] = (None, depth)  # while resolving: a cycle (a = b; b = a) ends here
+        found = None
+        if name in scope.annotations:
+            found = self.annotation_value(scope.annotations[name], depth + 1)
+        for value in scope.values.get(name, []) if found is None else []:
+            found = self.value_of(value, scope, depth + 1)
+            if found is not None:
+                break
+        self._names[key] = (found, depth)
+        return found
 
     def _attribute_value(self, node: ast.Attribute, scope: Scope, depth: int) -> Value | None:
         path = dotted(node)
@@ -178,14 +190,13 @@ class ModuleFacts:
                     return found
             annotation = self.syntax.attribute_annotations.get((scope.class_node, rest))
             return self.annotation_value(annotation, depth + 1) if annotation else None
-        else:
-            candidates = [
-                candidate
-                for key, values in self.attributes.items()
-                if rest == key
-                or rest.endswith("." + key)  # request.app.state.pool ~ app.state.pool
-                for candidate in values
-            ]
+        # request.app.state.pool is what was stored as app.state.pool (or state.pool)
+        parts = rest.split(".")
+        candidates = [
+            candidate
+            for start in range(len(parts))
+            for candidate in self.attributes.get(".".join(parts[start:]), [])
+        ]
         for value, value_scope in candidates:
             found = self.value_of(value, value_scope, depth + 1)
             if found is not None:

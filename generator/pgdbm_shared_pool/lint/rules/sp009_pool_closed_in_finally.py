@@ -220,16 +220,14 @@ def _aliases(
 ) -> set[str]:
     targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
     names = {name for target in targets if (name := dotted(target)) is not None}
+    scope = module.syntax.scopes[function]
     assignments = [
         (dotted(target), dotted(value) if value is not None else None)
-        for target, value, stmt in module.assignments
-        if module.enclosing_function(stmt) is function
+        for target, value in scope.assignments
     ]
     # for pool in pools: ...  (pools created in a comprehension, closed in a loop)
     assignments += [
-        (dotted(node.target), dotted(node.iter))
-        for node in ast.walk(function)
-        if isinstance(node, ast.For | ast.AsyncFor)
+        (dotted(loop.target), dotted(loop.iter)) for inner in scope.within() for loop in inner.loops
     ]
     grew = True
     while grew:
@@ -246,9 +244,7 @@ def _closes(
 ) -> Iterator[tuple[ast.Call, bool]]:
     """Calls in `function` (or nested in it) that close the pool, each with whether it is
     registered on an exit stack."""
-    for call in module.calls:
-        if not any(ancestor is function for ancestor in module.ancestors(call)):
-            continue
+    for call in (c for scope in module.syntax.scopes[function].within() for c in scope.calls):
         method = simple_name(call.func) or ""
         if isinstance(call.func, ast.Attribute) and dotted(call.func.value) in names:
             if method in _CLOSE_METHODS:
@@ -269,11 +265,7 @@ def _refers(node: ast.expr, names: set[str]) -> bool:
 
 
 def _returned(module: ModuleFacts, function: ast.AST, names: set[str]) -> bool:
-    return any(
-        isinstance(node, ast.Return) and node.value is not None and dotted(node.value) in names
-        for node in ast.walk(function)
-        if module.enclosing_function(node) is function
-    )
+    return any(dotted(value) in names for value in module.syntax.scopes[function].returns)
 
 
 def _protects(module: ModuleFacts, guard: ast.Try | ast.TryStar, creation: ast.AST) -> bool:
