@@ -23,7 +23,7 @@ from doctor_support import (
 from pgbouncer import PgBouncer, pgbouncer_binary
 from pgdbm import AsyncDatabaseManager, DatabaseConfig
 from pgdbm.errors import ConfigurationError
-from pgdbm_shared_pool import doctor
+from pgdbm_shared_pool.doctor.judge import ROLE_DEFAULTS_BEHIND_POOLER
 from pgdbm_shared_pool.pgdbm_facts import ASYNCPG_STARTUP_PARAMETERS, STARTUP_PARAMETERS
 
 
@@ -142,7 +142,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
         migrated,
         *(
             f'ALTER ROLE "{throwaway_role}" IN DATABASE "{database}" SET {name} = \'{value}\''
-            for name, value in doctor.ROLE_DEFAULTS_BEHIND_POOLER.items()
+            for name, value in ROLE_DEFAULTS_BEHIND_POOLER.items()
         ),
     )
     # Role defaults apply at backend start: the bouncer's existing server connections keep

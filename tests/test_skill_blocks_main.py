@@ -1,4 +1,5 @@
-"""The code blocks of the root SKILL.md, each run against a fresh database (see skill_blocks.py)."""
+"""The code blocks of the main SKILL.md (and the mistakes and set-up excerpts it moved to
+references/), each run against a fresh database (see skill_blocks.py)."""
 
 import pytest
 from skill_blocks import B, Check, Fails, Run, SameAs, Shell, execute

@@ -200,6 +200,11 @@ def tenant_id_problem(
     return None
 
 
+def quote_ident(name: str) -> str:
+    """`name` as a quoted SQL identifier (for statements shown to, or run for, the user)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _collides_with_tenants(name: str, project: ProjectNames) -> bool:
     prefix = project.tenant_schema_prefix
     return (

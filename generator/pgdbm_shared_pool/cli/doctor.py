@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..doctor import FAIL, OK, SECTIONS
-from ._output import UsageError, add_command
+from ._output import UsageError, add_command, fail, print_json, shown
+
+if TYPE_CHECKING:
+    from ..doctor import Report
+    from ..doctor.report import Finding
 
 MARKERS = {"ok": "✓", "warn": "!", "fail": "✗"}
 # Thousands of tenant schemas must not bury the problems: cap the ✓ lines per section.
@@ -42,25 +43,42 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def render(report: dict[str, Any]) -> str:
-    lines = [f"shared-pool doctor  {report['dsn']}  (read-only)"]
-    for key, title in SECTIONS.items():
-        findings = report[key]["findings"]
-        MARKERS = {"ok": "✓", "warn": "!", "fail": "✗"}
+def render(report: Report) -> str:
+    """The report as a person reads it: one block per section, problems never hidden."""
+    lines = [f"shared-pool doctor: {report.dsn} (read-only)"]
+    for title, section in report.sections().items():
+        findings = section.findings
         # Thousands of tenant schemas must not bury the problems: cap the ✓ lines.
-        first_ok = [f for f in findings if f["status"] == OK][:MAX_OK_LINES_PER_SECTION]
-        keep = {id(f) for f in first_ok}
-        shown = [f for f in findings if f["status"] != OK or id(f) in keep]
-        width = max(len(f["label"]) for f in shown)
+        oks = [f for f in findings if f.status.value == "ok"][:MAX_OK_LINES_PER_SECTION]
+        shown_findings = [f for f in findings if f.status.value != "ok" or f in oks]
+        width = max(len(f.label) for f in shown_findings)
         lines += ["", title]
-        lines += [f"  {MARKERS[f['status']]} {f['label']:<{width}}  {f['text']}" for f in shown]
-        if len(shown) < len(findings):
-            lines.append(f"  {MARKERS[OK]} ... {len(findings) - len(shown)} more ok (--json)")
-    if report["problems"]:
-        verdict = f"✗ {len(report['problems'])} problem(s), {report['warnings']} warning(s)"
-    else:
-        verdict = f"{MARKERS[report['verdict']]} ok, {report['warnings']} warning(s)"
-    return "\n".join([*lines, "", f"Verdict: {verdict}"])
+        for finding in shown_findings:
+            lines.append(
+                f"  {MARKERS[finding.status.value]} {finding.label:<{width}}  {_text(finding)}"
+            )
+            lines += [f"    {'':<{width}}  {note}" for note in finding.notes]
+        if len(shown_findings) < len(findings):
+            hidden = len(findings) - len(shown_findings)
+            lines.append(f"  {MARKERS['ok']} ... and {hidden} more up to date (see --json)")
+    return "\n".join([*lines, "", f"Verdict: {_verdict(report)}"])
+
+
+def _text(finding: Finding) -> str:
+    if finding.source is None:
+        return finding.text
+    source = shown(finding.source) if os.path.isabs(finding.source) else finding.source
+    return f"{finding.text} (from {source})"
+
+
+def _verdict(report: Report) -> str:
+    warnings = f"{report.warnings} warning{'s' if report.warnings != 1 else ''}"
+    if report.problems:
+        count = len(report.problems)
+        return f"{MARKERS['fail']} {count} problem{'s' if count != 1 else ''}, {warnings}"
+    if report.warnings:
+        return f"{MARKERS['warn']} ok, {warnings}"
+    return f"{MARKERS['ok']} ok"
 
 
 def _usage_error(dsn: str, app: Path | None) -> str | None:
@@ -69,7 +87,7 @@ def _usage_error(dsn: str, app: Path | None) -> str | None:
     if urlsplit(dsn).scheme not in ("postgres", "postgresql"):
         return "the DSN must be a postgresql:// URL"
     if app is not None and not app.exists():
-        return f"--app {app}: no such file or directory"
+        return f"--app {shown(app)}: no such file or directory"
     return None
 
 
@@ -81,33 +99,32 @@ def _describe(error: BaseException) -> str:
 def _failed(message: str, as_json: bool) -> int:
     """One line, no traceback; exit code 1."""
     if as_json:
-        print(json.dumps({"ok": False, "verdict": FAIL, "error": message}))
-    else:
-        print(f"shared-pool doctor: error: {message}", file=sys.stderr)
-    return 1
+        print_json({"ok": False, "verdict": "fail", "error": message})
+        return 1
+    return fail("doctor", message)
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncpg
     import yaml
 
-    from ..doctor import diagnose
-    from ..doctor_facts import find_migration_sets, mask_dsn, read_project_settings
+    from ..doctor import as_json, diagnose, mask_dsn, read_project
 
     dsn = args.dsn or os.environ.get("DATABASE_URL") or ""
     usage_error = _usage_error(dsn, args.app)
     if usage_error is not None:
         raise UsageError(usage_error)
     try:
-        settings = read_project_settings(args.app) if args.app is not None else None
-        sets = find_migration_sets(args.app) if args.app is not None else None
+        project = read_project(Path(os.path.abspath(args.app))) if args.app is not None else None
     except (OSError, ValueError, yaml.YAMLError) as error:
-        return _failed(f"cannot read {args.app}: {_describe(error)}", args.json)
+        return _failed(f"cannot read {shown(args.app)}: {_describe(error)}", args.json)
+    options = {"pool_max": args.pool_max, "workers": args.workers, "replicas": args.replicas}
     try:
-        report = asyncio.run(
-            diagnose(dsn, settings, sets, args.pool_max, args.workers, args.replicas)
-        )
+        report = asyncio.run(diagnose(dsn, project, **options))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
         return _failed(f"cannot inspect {mask_dsn(dsn)}: {_describe(error)}", args.json)
-    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
-    return 0 if report["ok"] else 1
+    if args.json:
+        print_json(as_json(report))
+    else:
+        print(render(report))
+    return 0 if report.ok else 1
