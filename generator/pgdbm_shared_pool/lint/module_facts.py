@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 
 from .module_syntax import ModuleSyntax
+from .owners import PoolOwner
 from .project_facts import ProjectFacts
 from .syntax import (
     CONFIG,
@@ -105,6 +106,11 @@ class ModuleFacts:
             return Value("pool")
         if isinstance(call.func, ast.Name) and call.func.id in self.project.pool_factories:
             return Value("pool")
+        if isinstance(call.func, ast.Name) and call.func.id in self.project.owners:
+            return Value("owner", owner=call.func.id)
+        owner = self._class_method_owner(call, scope)
+        if owner is not None:
+            return Value("owner", owner=owner)
         kind = self.pgdbm_class(call.func)
         if kind in (MANAGER, MANAGER_SUBCLASS):
             return self._manager_from_call(call, exact=kind == MANAGER)
@@ -125,6 +131,41 @@ class ModuleFacts:
         method = call.func.attr if isinstance(call.func, ast.Attribute) else name
         if method in self.project.manager_functions:
             return Value("manager")
+        return None
+
+    def owner_of(self, receiver: ast.expr) -> PoolOwner | None:
+        """The pool-owning class `receiver` is (Database.get_instance()) or an instance of."""
+        if isinstance(receiver, ast.Name) and self._is_class_name(receiver.id, receiver):
+            return self.project.owners[receiver.id]
+        value = self.value_of(receiver)
+        if value is None or value.kind != "owner" or value.owner is None:
+            return None
+        return self.project.owners.get(value.owner)
+
+    def _is_class_name(self, name: str, node: ast.AST) -> bool:
+        if name not in self.project.owners:
+            return False
+        scope: Scope | None = self.scope_of.get(node, self.module_scope)
+        while scope is not None:
+            if name in scope.values:
+                return False
+            scope = scope.parent
+        return True
+
+    def _class_method_owner(self, call: ast.Call, scope: Scope) -> str | None:
+        """`Database.get_instance()` annotated to return a Database."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return None
+        if not self._is_class_name(func.value.id, func.value):
+            return None
+        owner = self.project.owners[func.value.id]
+        for method in owner.methods():
+            if method.name == func.attr and method.returns is not None:
+                returned = method.returns
+                if isinstance(returned, ast.Constant) and isinstance(returned.value, str):
+                    return owner.name if returned.value.strip("'\" ") == owner.name else None
+                return owner.name if simple_name(returned) == owner.name else None
         return None
 
     @staticmethod
@@ -156,7 +197,8 @@ class ModuleFacts:
             if name in current.values or name in current.annotations:
                 return self._bound_value(name, current, depth)
             current = current.parent
-        return None
+        owner = self.project.instances.get(name)  # from .database import db_infrastructure
+        return Value("owner", owner=owner) if owner is not None else None
 
     def _bound_value(self, name: str, scope: Scope, depth: int) -> Value | None:
         """What `name` holds in the scope that binds it. Memoised: a name bound a thousand
@@ -227,6 +269,8 @@ class ModuleFacts:
             )
         if self.is_manager_class(annotation):
             return Value("manager")
+        if simple_name(annotation) in self.project.owners:
+            return Value("owner", owner=simple_name(annotation))
         if simple_name(annotation) == POOL_CLASS and (dotted(annotation) or "").startswith(
             ("asyncpg", "Pool")
         ):

@@ -42,6 +42,7 @@ class ModuleSyntax:
         self.calls: list[ast.Call] = []
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         self.classes: list[tuple[str, list[str]]] = []  # name, simple names of the bases
+        self.class_nodes: list[ast.ClassDef] = []
         self.returns: list[tuple[ast.AST, ast.expr]] = []  # function, returned value
         self.closing_functions: set[str] = set()  # functions that close() a parameter
         self.assignments: list[tuple[ast.expr, ast.expr | None, ast.stmt]] = []
@@ -82,6 +83,7 @@ class ModuleSyntax:
                     if kind in _RECORDED:
                         if kind is ast.ClassDef:
                             child_class = child  # type: ignore[assignment]
+                            self.class_nodes.append(child)  # type: ignore[arg-type]
                             self.classes.append(
                                 (child.name, [simple_name(b) or "" for b in child.bases])  # type: ignore[attr-defined]
                             )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from .module_syntax import ModuleSyntax
+from .owners import pool_owners
 from .processes import Processes
 from .syntax import MANAGER, PGDBM_CLASSES, is_create_shared_pool, simple_name
 
@@ -41,6 +42,21 @@ class ProjectFacts:
             set(),
         )
         self.pool_closers = {name for module in modules for name in module.closing_functions}
+        self.owners = pool_owners(
+            modules,
+            manager_classes=self.manager_classes,
+            pool_factories=self.pool_factories,
+            closers=self.pool_closers,
+        )
+        self.instances = {  # db = Database() at module level, importable elsewhere
+            name: value.func.id
+            for module in modules
+            for name, values in module.module_scope.values.items()
+            for value in values
+            if isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id in self.owners
+        }
         self.processes = Processes(modules)
         self._paths = [module.source.path for module in modules if not module.source.is_test]
         self._pool_users = {

@@ -98,10 +98,11 @@ def is_create_shared_pool(node: ast.AST) -> bool:
 class Value:
     """What an expression holds, as far as the rules care."""
 
-    kind: str  # "manager", "managers" (a container of them), "pool", "config"
+    kind: str  # "manager", "managers" (a container of them), "pool", "config", "owner"
     pool_based: bool | None = None  # for managers: built with pool= (None: unknown)
     schema: str | None = None  # for managers: the literal schema, if known
     has_schema: bool = True  # for managers: False if built without any schema
+    owner: str | None = None  # for "owner": the project class keeping a pool (owners.py)
 
 
 def elements(node: ast.AST) -> list[ast.expr]:
@@ -117,7 +118,7 @@ def elements(node: ast.AST) -> list[ast.expr]:
     return []
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Scope:
     """A module or function body: what it binds and calls (nested functions have their own)."""
 
