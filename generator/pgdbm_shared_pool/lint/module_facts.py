@@ -106,7 +106,7 @@ class ModuleFacts:
             return Value("pool")
         if isinstance(call.func, ast.Name) and call.func.id in self.project.pool_factories:
             return Value("pool")
-        if isinstance(call.func, ast.Name) and call.func.id in self.project.owners:
+        if isinstance(call.func, ast.Name) and self._is_class_name(call.func.id, call.func):
             return Value("owner", owner=call.func.id)
         owner = self._class_method_owner(call, scope)
         if owner is not None:
@@ -136,14 +136,14 @@ class ModuleFacts:
     def owner_of(self, receiver: ast.expr) -> PoolOwner | None:
         """The pool-owning class `receiver` is (Database.get_instance()) or an instance of."""
         if isinstance(receiver, ast.Name) and self._is_class_name(receiver.id, receiver):
-            return self.project.owners[receiver.id]
+            return self.project.owner(receiver.id, self.source.path)
         value = self.value_of(receiver)
         if value is None or value.kind != "owner" or value.owner is None:
             return None
-        return self.project.owners.get(value.owner)
+        return self.project.owner(value.owner, self.source.path)
 
     def _is_class_name(self, name: str, node: ast.AST) -> bool:
-        if name not in self.project.owners:
+        if name not in self.project.owner_names:
             return False
         scope: Scope | None = self.scope_of.get(node, self.module_scope)
         while scope is not None:
@@ -159,7 +159,9 @@ class ModuleFacts:
             return None
         if not self._is_class_name(func.value.id, func.value):
             return None
-        owner = self.project.owners[func.value.id]
+        owner = self.project.owner(func.value.id, self.source.path)
+        if owner is None:
+            return None
         for method in owner.methods():
             if method.name == func.attr and method.returns is not None:
                 returned = method.returns
@@ -197,7 +199,7 @@ class ModuleFacts:
             if name in current.values or name in current.annotations:
                 return self._bound_value(name, current, depth)
             current = current.parent
-        owner = self.project.instances.get(name)  # from .database import db_infrastructure
+        owner = self.project.instance(name, self.source.path)  # from .db import database
         return Value("owner", owner=owner) if owner is not None else None
 
     def _bound_value(self, name: str, scope: Scope, depth: int) -> Value | None:
@@ -269,7 +271,7 @@ class ModuleFacts:
             )
         if self.is_manager_class(annotation):
             return Value("manager")
-        if simple_name(annotation) in self.project.owners:
+        if simple_name(annotation) in self.project.owner_names:
             return Value("owner", owner=simple_name(annotation))
         if simple_name(annotation) == POOL_CLASS and (dotted(annotation) or "").startswith(
             ("asyncpg", "Pool")

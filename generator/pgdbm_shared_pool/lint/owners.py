@@ -93,9 +93,9 @@ def pool_owners(
     manager_classes: set[str],
     pool_factories: set[str],
     closers: set[str],
-) -> dict[str, PoolOwner]:
-    """Classes keeping a pool on self/cls, by class name."""
-    owners: dict[str, PoolOwner] = {}
+) -> list[PoolOwner]:
+    """Classes keeping a pool on self/cls."""
+    owners: list[PoolOwner] = []
     for module in modules:
         for class_node in module.class_nodes:
             if class_node.name in manager_classes:
@@ -103,7 +103,7 @@ def pool_owners(
             owner = PoolOwner(class_node.name, module, class_node)
             _collect(owner, manager_classes, pool_factories, closers)
             if owner.openings:
-                owners[class_node.name] = owner
+                owners.append(owner)
     return owners
 
 

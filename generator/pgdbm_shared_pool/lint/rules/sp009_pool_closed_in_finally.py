@@ -266,7 +266,7 @@ def check(project: Project) -> Iterator[Hit]:
             problem = _problem(project, opening, main_functions)
             if problem is not None:
                 yield module.source.hit(opening.call, problem)
-        for owner in project.facts.owners.values():
+        for owner in project.facts.owners:
             if owner.module is module.syntax:
                 yield from _half_open(module.source, owner)
 

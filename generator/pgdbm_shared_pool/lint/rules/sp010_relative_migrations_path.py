@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import PurePosixPath, PureWindowsPath
 
+from ..loops import loop_items
 from ..module_facts import ModuleFacts
 from ..project import Project
 from ..sources import Hit
@@ -186,11 +187,9 @@ def _binding_scope(module: ModuleFacts, name: ast.Name) -> Scope | None:
 def _values(module: ModuleFacts, name: ast.Name) -> list[ast.expr]:
     """What a local name holds: the items a for loop over a literal gives it, or the values
     assigned to it."""
-    for ancestor in module.ancestors(name):
-        if isinstance(ancestor, ast.For | ast.AsyncFor | ast.comprehension):
-            found = _loop_items(module, ancestor, name.id)
-            if found is not None:
-                return found
+    found = loop_items(module, name)
+    if found is not None:
+        return found
     scope = _binding_scope(module, name)
     if scope is None:
         return []
@@ -198,62 +197,3 @@ def _values(module: ModuleFacts, name: ast.Name) -> list[ast.expr]:
     # The last assignment before the use, when there is one (path = ... then used).
     before = [value for value in values if value.lineno <= name.lineno]
     return [max(before, key=lambda value: (value.lineno, value.col_offset))] if before else values
-
-
-def _loop_items(
-    module: ModuleFacts, loop: ast.For | ast.AsyncFor | ast.comprehension, name: str
-) -> list[ast.expr] | None:
-    """The elements `name` takes in `for <target> in <literal>`; None if not its loop."""
-    position = _position_in(loop.target, name)
-    if position is None:
-        return None
-    items = _literal_items(module, loop.iter)
-    if position == ():
-        return items
-    found = []
-    for item in items:
-        for index in position:
-            item = item.elts[index] if isinstance(item, ast.Tuple | ast.List) and index < len(
-                item.elts
-            ) else None  # fmt: skip
-            if item is None:
-                break
-        if item is not None:
-            found.append(item)
-    return found
-
-
-def _position_in(target: ast.expr, name: str) -> tuple[int, ...] | None:
-    if isinstance(target, ast.Name):
-        return () if target.id == name else None
-    if isinstance(target, ast.Tuple | ast.List):
-        for index, element in enumerate(target.elts):
-            inner = _position_in(element, name)
-            if inner is not None:
-                return (index, *inner)
-    return None
-
-
-def _literal_items(module: ModuleFacts, iterable: ast.expr) -> list[ast.expr]:
-    """Elements of a literal tuple/list/set (or of a module constant naming one); for
-    `.items()` of a literal dict, (key, value) pairs."""
-    items_call = (
-        isinstance(iterable, ast.Call)
-        and isinstance(iterable.func, ast.Attribute)
-        and iterable.func.attr == "items"
-    )
-    if items_call:
-        assert isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute)
-        iterable = iterable.func.value
-    if isinstance(iterable, ast.Name):
-        bound = module.module_scope.values.get(iterable.id, [])
-        iterable = bound[0] if len(bound) == 1 else iterable
-    if isinstance(iterable, ast.Dict) and items_call:
-        return [
-            ast.Tuple(elts=[key, value], ctx=ast.Load())
-            for key, value in zip(iterable.keys, iterable.values, strict=True)
-            if key is not None
-        ]
-    if isinstance(iterable, ast.Tuple | ast.List | ast.Set):
-        return list(iterable.elts)
-    return []

@@ -100,7 +100,7 @@ database = Database()
 
 
 def check(project: Project) -> Iterator[Hit]:
-    for owner in project.facts.owners.values():
+    for owner in project.facts.owners:
         if owner.singleton:
             yield from _singleton(owner)
 
