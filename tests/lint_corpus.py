@@ -149,7 +149,11 @@ def figures(labels: list[Label], misses: list[Label]) -> dict[str, tuple[int, in
 
 
 def corpus_description() -> str:
-    names = ", ".join(f"{p.name} {p.version} ({', '.join(p.folders)})" for p in PROJECTS)
+    def parts(project: CorpusProject) -> str:
+        blocks = ["the Python blocks of skills/"] if project.skill_blocks else []
+        return ", ".join([*project.folders, *blocks])
+
+    names = ", ".join(f"{p.name} {p.version} ({parts(p)})" for p in PROJECTS)
     return f"the PyPI sdists of {names}"
 
 

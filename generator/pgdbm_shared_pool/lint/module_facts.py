@@ -120,13 +120,19 @@ class ModuleFacts:
             receiver = self.value_of(call.func.value, scope, depth + 1)
             if receiver is not None and receiver.kind == "manager":
                 return receiver  # TransactionManager expands {{tables.x}} like its manager
-        # A function or method (self.x()) of this module, by its return annotation.
+        # A function or method (self.x()) of this module: by its return annotation, or for a
+        # getter without one (return self._db), by what it returns.
         name = call.func.id if isinstance(call.func, ast.Name) else None
         if isinstance(call.func, ast.Attribute) and dotted(call.func.value) in ("self", "cls"):
             name = call.func.attr
         for function in self.functions.get(name or "", []):
             if function.returns is not None:
                 return self.annotation_value(function.returns, depth + 1)
+            body = self.syntax.scopes[function]
+            for returned in body.returns:
+                found = self.value_of(returned, body, depth + 1)
+                if found is not None:
+                    return found
         # A getter defined elsewhere in the project: shared.get_manager() -> AsyncDatabaseManager
         method = call.func.attr if isinstance(call.func, ast.Attribute) else name
         if method in self.project.manager_functions:

@@ -245,3 +245,65 @@ def _creates_pool(value: ast.expr | None, pool_factories: set[str]) -> bool:
 
 def _statement(module: ModuleSyntax, node: ast.AST) -> ast.stmt:
     return next(a for a in module.ancestors(node) if isinstance(a, ast.stmt))
+
+
+def guard_attributes(module: ModuleSyntax, method: Method, node: ast.AST) -> set[str]:
+    """self/cls attributes tested before `node` runs: by the ifs around it, or by an early
+    `if ...: return` in the method's body above it."""
+    found: set[str] = set()
+    child: ast.AST = node
+    for ancestor in module.ancestors(node):
+        if ancestor is method:
+            break
+        if isinstance(ancestor, ast.If) and any(child is statement for statement in ancestor.body):
+            found |= tested_attributes(ancestor.test)
+        child = ancestor
+    for statement in method.body:
+        if statement.lineno >= getattr(node, "lineno", 0):
+            break
+        if isinstance(statement, ast.If) and any(
+            isinstance(inner, ast.Return) for inner in statement.body
+        ):
+            found |= tested_attributes(statement.test)
+    return found
+
+
+def tested_attributes(test: ast.expr) -> set[str]:
+    return {
+        attribute
+        for node in ast.walk(test)
+        if isinstance(node, ast.Attribute) and (attribute := own_attribute(node)) is not None
+    }
+
+
+def half_open(owner: PoolOwner) -> Iterator[tuple[Opening, Closing, str]]:
+    """initialize() opens the pool, awaits more, and only then sets the flag that every
+    close of that pool checks: when the awaits fail, close() skips the open pool."""
+    for opening in owner.openings:
+        flags = _flags_set_after_an_await(opening.method, opening.statement)
+        closings = [c for c in owner.closings if c.attribute == opening.attribute]
+        checked = [guard_attributes(owner.module, c.method, c.call) & flags for c in closings]
+        if flags and closings and all(checked):
+            yield opening, closings[0], sorted(checked[0])[0]
+
+
+def _flags_set_after_an_await(method: Method, opening: ast.stmt) -> set[str]:
+    """Attributes set to True after an await that follows the opening statement."""
+    end = (opening.end_lineno or opening.lineno, opening.end_col_offset or 0)
+    awaits = sorted(
+        (node.lineno, node.col_offset)
+        for node in ast.walk(method)
+        if isinstance(node, ast.Await) and (node.lineno, node.col_offset) > end
+    )
+    if not awaits:
+        return set()
+    return {
+        attribute
+        for node in ast.walk(method)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and node.value.value is True
+        and (node.lineno, node.col_offset) > awaits[0]
+        for target in node.targets
+        if (attribute := own_attribute(target)) is not None
+    }

@@ -16,9 +16,9 @@ from ..lifecycle import (
     protects,
     statement_of,
 )
-from ..owners import PoolOwner, own_attribute
+from ..owners import half_open
 from ..project import Project
-from ..sources import Hit, PythonSource
+from ..sources import Hit
 
 CODE = "SP009"
 NAME = "pool-closed-in-finally"
@@ -151,6 +151,20 @@ class EventStore:
             await self.db.disconnect()
             self._connected = False
 """,
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+async def open_events(config: DatabaseConfig) -> AsyncDatabaseManager:
+    db = AsyncDatabaseManager(config)
+    await db.connect()
+    try:
+        await db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    except BaseException:
+        await db.disconnect()
+        raise
+    return db
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -256,6 +270,16 @@ class EventStore:
         if self._initialized:
             await self.db.disconnect()
 """,
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+async def open_events(config: DatabaseConfig) -> AsyncDatabaseManager:
+    db = AsyncDatabaseManager(config)
+    await db.connect()  # SP009
+    await db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    return db
+""",
 ]
 
 
@@ -268,7 +292,13 @@ def check(project: Project) -> Iterator[Hit]:
                 yield module.source.hit(opening.call, problem)
         for owner in project.facts.owners:
             if owner.module is module.syntax:
-                yield from _half_open(module.source, owner)
+                for opening, closing, flag in half_open(owner):
+                    opens, closes_ = opening.method.name, closing.method.name
+                    yield module.source.hit(
+                        opening.call,
+                        f"if {opens}() fails after this line, {closes_}() skips the open pool: "
+                        f"it checks self.{flag}, set only at the end",
+                    )
 
 
 def _problem(project: Project, opening: Opening, main_functions: set[str]) -> str | None:
@@ -306,8 +336,15 @@ def _unclosed(project: Project, opening: Opening) -> str | None:
     if any(name.split(".")[0] in ("self", "cls") for name in names):
         return None  # kept by an object: the object's close() (owners.py) is its owner
     returns = module.syntax.scopes[opening.function].returns
-    if any(ast.unparse(value) in names for value in returns):
-        return None  # the caller's to close
+    returned = [value for value in returns if ast.unparse(value) in names]
+    if returned:  # the caller's to close, once it has it
+        handed = statement_of(module, returned[0])
+        if follows_directly(module, opening.statement, handed):
+            return None
+        return (
+            "when anything between opening the pool and returning it fails, nobody can close "
+            "it: close it in `except BaseException:` before re-raising"
+        )
     kept = sorted(name for name in names if "." in name)
     if opening.owner is None and not kept:
         return "the pool is never closed"
@@ -320,79 +357,3 @@ def _unclosed(project: Project, opening: Opening) -> str | None:
             f"{closers} in the lifespan's `finally`"
         )
     return f"the pool kept on {kept[0]} is never closed: nothing in the app closes it"
-
-
-def _half_open(source: PythonSource, owner: PoolOwner) -> Iterator[Hit]:
-    """initialize() opens the pool, awaits more, and only then sets the flag close() checks:
-    when the awaits fail, close() skips the open pool."""
-    for opening in owner.openings:
-        flags = _flags_set_after_an_await(opening.method, opening.statement)
-        if not flags:
-            continue
-        guarded = [
-            closing
-            for closing in owner.closings
-            if closing.attribute == opening.attribute
-            and _guarding_flags(owner, closing.method, closing.call) & flags
-        ]
-        if guarded and len(guarded) == sum(
-            c.attribute == opening.attribute for c in owner.closings
-        ):
-            flag = sorted(_guarding_flags(owner, guarded[0].method, guarded[0].call) & flags)[0]
-            yield source.hit(
-                opening.call,
-                f"if {opening.method.name}() fails after this line, {guarded[0].method.name}() "
-                f"skips the open pool: it checks self.{flag}, set only at the end",
-            )
-
-
-def _flags_set_after_an_await(method: ast.AST, opening: ast.stmt) -> set[str]:
-    """Attributes set to True after an await that follows the opening statement."""
-    end = (opening.end_lineno or opening.lineno, opening.end_col_offset or 0)
-    awaits = sorted(
-        (node.lineno, node.col_offset)
-        for node in ast.walk(method)
-        if isinstance(node, ast.Await) and (node.lineno, node.col_offset) > end
-    )
-    if not awaits:
-        return set()
-    return {
-        attribute
-        for node in ast.walk(method)
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and node.value.value is True
-        and (node.lineno, node.col_offset) > awaits[0]
-        for target in node.targets
-        if (attribute := own_attribute(target)) is not None
-    }
-
-
-def _guarding_flags(owner: PoolOwner, method: ast.AST, close: ast.Call) -> set[str]:
-    """Attributes tested by the ifs around `close`, or by an early `return` before it."""
-    module = owner.module
-    flags: set[str] = set()
-    child: ast.AST = close
-    for ancestor in module.ancestors(close):
-        if ancestor is method:
-            break
-        if isinstance(ancestor, ast.If) and any(child is node for node in ancestor.body):
-            flags |= _tested(ancestor.test)
-        child = ancestor
-    body = getattr(method, "body", [])
-    for statement in body:
-        if statement.lineno >= close.lineno:
-            break
-        if isinstance(statement, ast.If) and any(
-            isinstance(node, ast.Return) for node in statement.body
-        ):
-            flags |= _tested(statement.test)
-    return flags
-
-
-def _tested(test: ast.expr) -> set[str]:
-    return {
-        attribute
-        for node in ast.walk(test)
-        if isinstance(node, ast.Attribute) and (attribute := own_attribute(node)) is not None
-    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..owners import Opening, PoolOwner, is_locked, own_attribute
+from ..owners import Opening, PoolOwner, guard_attributes, is_locked
 from ..project import Project
 from ..sources import Hit
 
@@ -108,7 +108,7 @@ def check(project: Project) -> Iterator[Hit]:
 def _singleton(owner: PoolOwner) -> Iterator[Hit]:
     source = owner.module.source
     for opening in owner.openings:
-        guards = _guards(owner, opening)
+        guards = guard_attributes(owner.module, opening.method, opening.call)
         if not guards:
             continue  # no lazy check: not the pattern this rule is about
         if not _locked(owner, opening):
@@ -128,33 +128,6 @@ def _singleton(owner: PoolOwner) -> Iterator[Hit]:
                     f"{closing.method.name}() closes the pool but keeps {kept}: the next "
                     f"{opening.method.name}() returns early and hands out the closed pool",
                 )
-
-
-def _guards(owner: PoolOwner, opening: Opening) -> set[str]:
-    """Attributes tested before the opening: an enclosing `if`, or an early `return`."""
-    module, method = owner.module, opening.method
-    found: set[str] = set()
-    for ancestor in module.ancestors(opening.call):
-        if ancestor is method:
-            break
-        if isinstance(ancestor, ast.If):
-            found |= _tested(ancestor.test)
-    for statement in ast.walk(method):
-        if (
-            isinstance(statement, ast.If)
-            and statement.lineno < opening.statement.lineno
-            and any(isinstance(node, ast.Return) for node in statement.body)
-        ):
-            found |= _tested(statement.test)
-    return found
-
-
-def _tested(test: ast.expr) -> set[str]:
-    return {
-        name
-        for node in ast.walk(test)
-        if isinstance(node, ast.Attribute) and (name := own_attribute(node)) is not None
-    }
 
 
 def _locked(owner: PoolOwner, opening: Opening) -> bool:
