@@ -114,7 +114,7 @@ def plot_scaffold(data: dict[str, Any], figure: Figure) -> None:
     runs = data["scaffold_runs_s"]
     names = list(runs)
     medians = [sorted(times)[len(times) // 2] for times in runs.values()]
-    colors = [PATTERN_COLOR if n == "shared-pool new" else BASELINE_COLOR for n in names]
+    colors = [PATTERN_COLOR if n.startswith("shared-pool") else BASELINE_COLOR for n in names]
     bars(scaffold, names, medians, colors, "{:.1f} s")
     scaffold.set_ylabel("seconds (median)")
     steps = data["green"]

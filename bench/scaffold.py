@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +36,39 @@ from _common import (
 TEMPLATE = BENCH_DIR.parent  # this checkout: copier.yml and template/
 SERVICES = ("users", "orders")
 BIN = Path(sys.executable).parent
-COMMANDS = {
-    "shared-pool new": lambda dest: [
-        str(BIN / "shared-pool"), "new", str(dest), *(f"--service={s}" for s in SERVICES),
-    ],
-    "copier copy": lambda dest: [
-        str(BIN / "copier"), "copy", "--quiet", "--defaults", "--vcs-ref=HEAD",
-        f"--data=services=[{', '.join(SERVICES)}]", str(TEMPLATE), str(dest),
-    ],
-}  # fmt: skip
-BASELINE = "copier copy"
+# An installed copy of the skill: a plain folder (no git) with the template and the generator.
+SKILL = TEMPLATE / "skills" / "pgdbm-shared-pool"
+SERVICE_FLAGS = [f"--service={s}" for s in SERVICES]
+DATA = f"--data=services=[{', '.join(SERVICES)}]"
+
+
+def commands(installed: Path) -> dict[str, Callable[[Path], list[str]]]:
+    """Each command, by name: from this git checkout, and from an installed (plain) copy."""
+    services = SERVICE_FLAGS
+    copier = [str(BIN / "copier"), "copy", "--quiet", "--defaults", DATA]
+    # The generator run in place from the copy, as its scripts/shared-pool.py does once its
+    # environment exists (that launcher's one-off venv set-up is not what is measured here).
+    from_copy = ["env", f"PYTHONPATH={installed / 'generator'}", sys.executable, "-m"]
+    script = [*from_copy, "pgdbm_shared_pool.cli"]
+    return {
+        "shared-pool new": lambda dest: [str(BIN / "shared-pool"), "new", str(dest), *services],
+        "copier copy": lambda dest: [*copier, "--vcs-ref=HEAD", str(TEMPLATE), str(dest)],
+        "shared-pool new (installed copy)": lambda dest: [*script, "new", str(dest), *services],
+        "copier copy (installed copy)": lambda dest: [*copier, str(installed), str(dest)],
+    }
+
+
+# Each shared-pool run is compared with copier rendering the same template from the same place.
+BASELINES = {
+    "shared-pool new": "copier copy",
+    "shared-pool new (installed copy)": "copier copy (installed copy)",
+}
+
+
+def install_copy(folder: Path) -> Path:
+    """What `npx skills add` copies: the skill folder, symbolic links resolved."""
+    shutil.copytree(SKILL, folder, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    return folder
 
 
 def timed(command: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -55,21 +80,18 @@ def timed(command: list[str], **kwargs: Any) -> tuple[float, subprocess.Complete
     return elapsed, result
 
 
-def shown(command: list[str]) -> list[str]:
-    """The command as a reader would type it from the checkout (no paths of this machine)."""
+def shown(command: list[str], installed: Path) -> list[str]:
+    """The command as a reader would type it (no paths of this machine)."""
     program, *rest = command
-    return [Path(program).name, *("." if arg == str(TEMPLATE) else arg for arg in rest)]
-
-
-def scaffold_once(name: str) -> float:
-    with tempfile.TemporaryDirectory(prefix="bench_scaffold_") as tmp:
-        return timed(COMMANDS[name](Path(tmp) / "demo-app"))[0]
+    places = {str(TEMPLATE): ".", str(installed): "SKILL_DIR", sys.executable: "python"}
+    rest = [places.get(arg, arg.replace(str(installed), "SKILL_DIR")) for arg in rest]
+    return [Path(program).name, *rest]
 
 
 def scaffold_to_green(admin_dsn: str, suite: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench_green_") as tmp:
         project = Path(tmp) / "demo-app"
-        scaffold_s, _ = timed(COMMANDS["shared-pool new"](project))
+        scaffold_s, _ = timed([str(BIN / "shared-pool"), "new", str(project), *SERVICE_FLAGS])
         env = {**os.environ, "PYTHONPATH": str(project / "src"), "TEST_DATABASE_URL": admin_dsn}
         pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite]
         suite_s, result = timed(pytest, cwd=project, env=env)
@@ -86,17 +108,29 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     rounds, green_runs = (1, 1) if args.quick else (5, 2)
     suite = ["tests/test_health.py"] if args.quick else []
-    with postgres_admin_dsn(args.dsn) as admin_dsn:
+    with (
+        postgres_admin_dsn(args.dsn) as admin_dsn,
+        tempfile.TemporaryDirectory(prefix="bench_skill_") as skill,
+    ):
         facts = machine_facts(admin_dsn)
-        runs = interleaved(list(COMMANDS), rounds, scaffold_once)
+        installed = install_copy(Path(skill))
+        named = commands(installed)
+
+        def scaffold_once(name: str) -> float:
+            with tempfile.TemporaryDirectory(prefix="bench_scaffold_") as tmp:
+                return timed(named[name](Path(tmp) / "demo-app"))[0]
+
+        runs = interleaved(list(named), rounds, scaffold_once)
+        setup_commands = {name: shown(named[name](Path("DEST")), installed) for name in named}
         green = [scaffold_to_green(admin_dsn, suite) for _ in range(green_runs)]
 
-    ratios = {name: paired_ratio(times, runs[BASELINE]) for name, times in runs.items()}
+    ratios = {name: paired_ratio(runs[name], runs[base]) for name, base in BASELINES.items()}
     print_table(
         f"Scaffold a 2-service project, median of {rounds} alternating runs",
-        ["command", "median s", "min s", "max s", "vs copier copy (range)"],
+        ["command", "median s", "min s", "max s", "vs copier copy, same source (range)"],
         [
-            [name, median(times), min(times), max(times), show_ratio(ratios[name])]
+            [name, median(times), min(times), max(times),
+             show_ratio(ratios[name]) if name in ratios else "baseline"]
             for name, times in runs.items()
         ],
     )  # fmt: skip
@@ -118,11 +152,12 @@ def main() -> None:
             "setup": {
                 "services": list(SERVICES),
                 "rounds": rounds,
-                "commands": {name: shown(COMMANDS[name](Path("DEST"))) for name in COMMANDS},
+                "commands": setup_commands,
                 "suite": suite or "whole suite",
             },
             "scaffold_runs_s": runs,
             "shared_pool_new_vs_copier_copy": ratios["shared-pool new"],
+            "installed_copy_new_vs_copier_copy": ratios["shared-pool new (installed copy)"],
             "green_runs": green,
             "green": green_summary,
         },

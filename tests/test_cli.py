@@ -23,7 +23,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def answered(tmp_path: Path) -> Path:
-    """A folder that looks generated (answers file) but is no git repository."""
+    """A folder that looks generated (answers file) but records no template version."""
     project = tmp_path / "shop"
     project.mkdir()
     (project / ".copier-answers.yml").write_text(
@@ -85,7 +85,7 @@ def test_failures_that_are_not_usage_exit_1(
     (occupied / "keep.txt").write_text("mine")
     for argv in (
         ["new", str(occupied), "--service", "users"],  # the folder is in the way
-        ["add-service", str(answered), "billing"],  # a valid name, but no git repository
+        ["add-service", str(answered), "billing"],  # a valid name, but no template version
         ["add-service", str(tmp_path), "billing"],  # not a generated project
     ):
         code, out, err = run(capsys, *argv)

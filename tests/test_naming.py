@@ -284,3 +284,7 @@ async def test_registry_check_constraint_agrees_with_naming(
     for row in rows:
         # The CHECK is the character rule only; length and reserved words are ids.py's.
         assert row["ok"] == (naming.LETTER_FIRST.fullmatch(row["t"]) is not None), row["t"]
+
+
+def test_answers_file_is_copier_ymls() -> None:
+    assert template.copier_config()["_answers_file"] == template.ANSWERS_FILE

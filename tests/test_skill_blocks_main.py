@@ -125,7 +125,6 @@ extension_schema = await pool.fetchval(
 
 CHECKS: dict[str, Check] = {
     "install-commands": Shell(),
-    "copier-command": Shell(),
     "model-managers": Run(B("model-managers"), "await pool.close()"),
     "sql-users-migration": Run(B("sql-users-migration"), APP_SETUP, *APP_BLOCKS, APP_DRIVE),
     "setup-imports": Run(B("setup-imports"), "assert MIGRATIONS.is_absolute()"),

@@ -1,7 +1,7 @@
 """The code blocks of references/*.md, each run against a fresh database (see skill_blocks.py)."""
 
 import pytest
-from skill_blocks import B, Check, Fails, Run, SameAs, execute
+from skill_blocks import B, Check, Fails, Run, SameAs, Shell, execute
 
 # What references/migrations.md says its blocks start from.
 MIGRATIONS_SETUP = """
@@ -34,6 +34,9 @@ assert "name" in names and "age" not in names, names
 """
 
 CHECKS: dict[str, Check] = {
+    # references/projects.md: run by test_skill_installed.py from an installed copy.
+    "remove-service-command": Shell(),
+    "copier-command": Shell(),
     "migrations-templating": Run(MIGRATIONS_SETUP, B("migrations-templating")),
     "migrations-results": Run(MIGRATIONS_SETUP, B("migrations-results")),
     "migrations-failure": Run(

@@ -86,6 +86,7 @@ def run_start_here(skill_dir: Path, workdir: Path, env: dict[str, str]) -> str:
     answers = yaml.safe_load((workdir / "my-api" / ".copier-answers.yml").read_text())
     # The installed copy's template was used (in the plugin, copier.yml links to the root's).
     assert answers["_src_path"] == str((skill_dir / "copier.yml").resolve().parent)
+    assert answers["services"] == ["users", "orders", "billing"]  # add-service worked
     return result.stderr
 
 

@@ -12,19 +12,30 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import naming
-from .template import ANSWERS_FILE, askable_questions, copier_config, load_answers, template_root
+from . import __version__, naming, three_way
+from .template import (
+    ANSWERS_FILE,
+    askable_questions,
+    copier_config,
+    fingerprint,
+    load_answers,
+    template_root,
+)
 
 if TYPE_CHECKING:
     import copier
 
 Progress = Callable[[str], None]
+# Recorded in the answers file next to copier's own `_src_path` and `_commit`.
+FINGERPRINT_KEY = "_template_fingerprint"
+VERSION_KEY = "_template_package_version"
 
 
 class ScaffoldError(Exception):
@@ -74,9 +85,9 @@ def new_project(
     Template version: when the template is a git checkout, `vcs_ref` defaults to ``"HEAD"``,
     the commit that is checked out, *including uncommitted edits* -- not copier's default,
     the latest tag, which would silently render an older template than the one on disk.
-    The project records the absolute `_src_path` and `_commit` (``git describe``), which
-    `add_service` needs later. A project rendered from uncommitted edits records a throw-away
-    commit, so it cannot be updated; `progress` says so. Pass a tag to render a release.
+    The project records the absolute `_src_path`, copier's `_commit` for a git template, and
+    for any template its content's fingerprint (`_template_fingerprint`, template.fingerprint)
+    and this package's version: `add_service` regenerates the project's template from them.
 
     Copier's user settings file is ignored, so answers depend only on the arguments.
     """
@@ -91,6 +102,7 @@ def new_project(
     created_root = _first_missing_ancestor(dest)
     try:
         _copier("run_copy", progress, data=data, **source)
+        _record_template_version(dest, template)
     except BaseException:
         _remove_new_paths(dest, created_root, pre_existing)
         raise
@@ -145,10 +157,12 @@ def _check_names(answers: Mapping[str, object], template: Path) -> None:
 
 
 def add_service(project: Path, name: str, *, progress: Progress = _silent) -> ScaffoldResult:
-    """`copier update` with `name` appended to the project's services, at its template commit.
+    """The project's template re-rendered with `name` appended to its services, merged into it.
 
-    The project must be a git repository with a clean tree (so the update is reviewable and
-    can be undone); the template version does not change -- only the answer does.
+    A three-way merge as `copier update` does it (three_way.py), at the project's own template
+    version -- only the answer changes. The template may be a git checkout or a plain folder
+    (an installed copy of the skill), and the project need not be a git repository: nothing is
+    written unless every file merges cleanly, and user edits are kept.
     """
     answers = read_answers(project)
     services = list(answers.get("services") or [])
@@ -161,7 +175,8 @@ def add_service(project: Path, name: str, *, progress: Progress = _silent) -> Sc
 
 
 def remove_service(project: Path, name: str, *, progress: Progress = _silent) -> ScaffoldResult:
-    """`copier update` without `name`: its folder and registry entry go, user edits stay."""
+    """As add_service, without `name`: its package and registry entry go, user edits stay (a
+    file of its package that the user changed is a conflict: nothing is deleted)."""
     services = list(read_answers(project).get("services") or [])
     if name not in services:
         raise InvalidAnswers(f"service {name!r} is not one of {project}'s services: {services}")
@@ -176,60 +191,81 @@ def read_answers(project: Path) -> dict[str, Any]:
 
 
 def _update_services(project: Path, services: list[str], progress: Progress) -> ScaffoldResult:
-    project = Path(project).absolute()
+    project = Path(os.path.abspath(project))
     answers = read_answers(project)
-    progress(f"checking {project} is a clean git repository")
-    if _git(project, "rev-parse", "--show-toplevel") is None:
-        raise ScaffoldError(
-            f"{project} is not a git repository: run `git init && git add -A && git commit`"
-        )
-    dirty = _git(project, "status", "--porcelain")
-    if dirty:
-        raise ScaffoldError(
-            f"{project} has uncommitted changes ({len(dirty.splitlines())} paths): "
-            "commit or stash them first, so the update can be reviewed and undone"
-        )
-    source, commit = answers.get("_src_path"), answers.get("_commit")
-    if not source or not commit:
-        raise ScaffoldError(
-            f"{project} was rendered from a template that is not a git checkout: "
-            "its original version cannot be regenerated, so copier cannot update it"
-        )
-    if _git(Path(source), "cat-file", "-e", f"{commit}^{{commit}}") is None:
-        raise ScaffoldError(
-            f"template commit {commit} is not in {source}: the project was rendered from "
-            "uncommitted template edits (or the checkout moved), so it cannot be updated"
-        )
-
-    # A dry run validates the new list in a fraction of the update's time, before git work.
-    progress("checking the new services against copier.yml")
-    template = Path(source)
+    template, ref = _recorded_template(project, answers)
     kept = {k: v for k, v in answers.items() if k in askable_questions(template)}
-    new_answers = {**kept, "services": services}
-    at_commit = {"dst_path": project, "vcs_ref": str(commit), "overwrite": True}
-    _copier("run_copy", progress, src_path=source, data=new_answers, pretend=True, **at_commit)
-
-    before = _files(project)
-    progress(f"copier update: services {answers.get('services')} -> {services}")
+    progress(f"regenerating {project.name} from {template} ({ref or 'not a git checkout'})")
+    with tempfile.TemporaryDirectory(prefix="shared-pool-update-") as scratch:
+        renders = {}
+        for label, data in (("old", kept), ("new", {**kept, "services": services})):
+            renders[label] = Path(scratch) / label / project.name  # the same folder name
+            options = {"src_path": str(template), "dst_path": renders[label], "vcs_ref": ref}
+            _copier("run_copy", progress, data=data, **options)
+            _record_template_version(renders[label], template)
+        try:
+            answers_file = frozenset({Path(ANSWERS_FILE)})
+            change = three_way.plan(project, renders["old"], renders["new"], answers_file)
+        except three_way.MergeConflict as conflict:
+            raise ScaffoldError(
+                f"nothing changed: the update conflicts with your edits in {conflict}"
+            ) from conflict
+    progress(f"services {answers.get('services')} -> {services}")
     try:
-        _copier("run_update", progress, data={"services": services}, **at_commit)
-    except BaseException:
-        # The tree was clean, so everything that differs now was written by this update.
-        _git(project, "checkout", "HEAD", "--", ".")
-        _git(project, "clean", "-fdq")
-        raise
-    after = _files(project)
-    diff = _git(project, "diff", "--name-only", "--relative", "HEAD") or ""
-    changed = sorted({Path(line) for line in diff.splitlines()} & before & after)
-    conflicts = [str(p) for p in changed if "<<<<<<< " in (project / p).read_text(errors="replace")]
-    if conflicts:
-        raise ScaffoldError(
-            f"copier update left conflict markers in {', '.join(conflicts)}: resolve them "
-            "(git diff), or undo the update: `git checkout HEAD -- . && git clean -fd`"
-        )
-    created, removed = sorted(after - before), sorted(before - after)
+        three_way.apply(project, change)
+    except OSError as error:
+        raise ScaffoldError(f"nothing changed (every file was put back): {error}") from error
+    created, changed, removed = change.created, change.changed, sorted(change.deletes)
     progress(f"created {len(created)} files, changed {len(changed)}, removed {len(removed)}")
     return ScaffoldResult(project, read_answers(project), created, changed, removed)
+
+
+def _recorded_template(project: Path, answers: Mapping[str, Any]) -> tuple[Path, str | None]:
+    """The template folder and git ref that render the project's own template version.
+
+    A git template at the recorded `_commit`, if that commit exists; otherwise the recorded
+    folder, or the template this package ships, if its content has the recorded fingerprint.
+    ScaffoldError, saying what to do, when no template of that version is at hand.
+    """
+    source, commit = answers.get("_src_path"), answers.get("_commit")
+    recorded = answers.get(FINGERPRINT_KEY)
+    if source and commit and _has_commit(Path(source), str(commit)):
+        return Path(source), str(commit)
+    candidates = [Path(source)] if source else []
+    candidates.append(template_root())
+    found = {}
+    for folder in candidates:
+        if (folder / "copier.yml").is_file():
+            found[folder] = fingerprint(folder)
+            if recorded and found[folder] == recorded:
+                return folder, ("HEAD" if _is_git_root(folder) else None)
+    if not recorded:
+        raise ScaffoldError(
+            f"{project} records no template version (`{FINGERPRINT_KEY}`; it was made by "
+            f"plain copier from a folder, or by an older shared-pool), so its template cannot "
+            "be regenerated: add the service by hand (the skill's references/fastapi.md, "
+            "'Adding a service')"
+        )
+    made_with = answers.get(VERSION_KEY, "an unknown version")
+    held = ", ".join(f"{folder} has {value}" for folder, value in found.items()) or "none found"
+    raise ScaffoldError(
+        f"{project} was generated from template {recorded} (pgdbm-shared-pool {made_with}), "
+        f"but the template differs now ({held}); services are added and removed only at the "
+        "project's own template version. Install the skill version the project was made with "
+        "and run it from there, or add the service by hand (the skill's references/fastapi.md)"
+    )
+
+
+def _has_commit(repository: Path, commit: str) -> bool:
+    return _git(repository, "cat-file", "-e", f"{commit}^{{commit}}") is not None
+
+
+def _record_template_version(project: Path, template: Path) -> None:
+    """Append the template's fingerprint and this package's version to the answers file (copier
+    records `_commit` only for git templates; these let any copy of the template be matched)."""
+    with (project / ANSWERS_FILE).open("a", encoding="utf-8") as answers:
+        answers.write(f"{FINGERPRINT_KEY}: {fingerprint(template)}\n")
+        answers.write(f"{VERSION_KEY}: {__version__}\n")
 
 
 def _copier(
@@ -253,8 +289,8 @@ def _copier(
     dirty = any(issubclass(w.category, DirtyLocalWarning) for w in caught)
     if dirty and not options.get("pretend"):
         progress(
-            "warning: the template checkout has uncommitted changes; they are included, "
-            "but this project cannot be updated (add-service) from them later"
+            "warning: the template checkout has uncommitted changes; they are included, and "
+            "add-service works on this project only while the template stays as it is now"
         )
     return worker
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +104,8 @@ def _failed(message: str, as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     import asyncpg
     import yaml
 

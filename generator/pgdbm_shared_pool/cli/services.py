@@ -18,11 +18,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             subparsers,
             command,
             run,
-            help=f"{verb} a service of a generated project (copier update)",
-            description=f"{verb.capitalize()} a service with `copier update` at the project's "
-            "template commit. PROJECT must be a git repository with a clean tree; user edits "
-            "to shared files are kept. Exit 0: done, 1: failed (nothing changed), 2: usage "
-            "error or a name the template refuses.",
+            help=f"{verb} a service of a generated project (a three-way update, as copier's)",
+            description=f"{verb.capitalize()} a service: the project's own template version is "
+            "rendered with the old and the new list of services and the difference is merged "
+            "into PROJECT, keeping user edits. Neither the template nor PROJECT needs to be a "
+            "git repository. Exit 0: done, 1: failed or conflicting edits (nothing changed), "
+            "2: usage error or a name the template refuses.",
         )
         parser.add_argument("project", type=Path, metavar="PROJECT", help="the generated project")
         parser.add_argument("name", metavar="NAME", help="service name")
@@ -43,5 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(asdict(result))
     else:
         print(f"Services of {shown(result.dest)}: {', '.join(result.answers['services'])}")
-        print("Review with `git status` / `git diff`, then commit.")
+        for label, paths in (("created", result.created), ("changed", result.changed)):
+            print(f"{label}: {', '.join(map(str, paths)) or 'nothing'}")
+        print(f"removed: {len(result.removed)} files")
     return 0

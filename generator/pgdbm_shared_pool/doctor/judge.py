@@ -6,11 +6,9 @@ from __future__ import annotations
 from ..naming import quote_ident
 from ..pgdbm_facts import (
     ASYNCPG_STARTUP_PARAMETERS,
-    LOCK_TIMEOUT_MS,
     MAX_CONNECTIONS,
     SEARCH_PATH_PIN,
     STARTUP_PARAMETERS,
-    STATEMENT_TIMEOUT_MS,
     split_search_path,
 )
 from .facts import (
@@ -38,11 +36,10 @@ from .report import (
 )
 
 # Behind a pooler these must come from role defaults: pgdbm's startup parameters are lost.
+# Timeouts (sent in ms) are shown in seconds, as a person would type them.
 ROLE_DEFAULTS_BEHIND_POOLER = {
-    "search_path": SEARCH_PATH_PIN,
-    "statement_timeout": f"{STATEMENT_TIMEOUT_MS // 1000}s",
-    "lock_timeout": f"{LOCK_TIMEOUT_MS // 1000}s",
-    "jit": STARTUP_PARAMETERS["jit"],
+    name: f"{int(value) // 1000}s" if name.endswith("_timeout") else value
+    for name, value in STARTUP_PARAMETERS.items()
 }
 # Above this share of the free connections nothing is left for a rolling deploy's overlap,
 # a migration run or an admin session.
