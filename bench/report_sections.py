@@ -320,10 +320,49 @@ suite on the local server: {green["scaffold_s"]:.1f} s + {green["suite_s"]:.1f} 
     return text, [headline]
 
 
+def timeouts_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
+    sizes, variants = data["sizes"], data["variants"]
+    rows = [
+        [variant, scenario, ", ".join(f"{code}: {n}" for code, n in got["statuses"].items()),
+         got["longest_request_s"], got["longest_request_status"], got["server_tracebacks"]]
+        for variant, scenarios in variants.items()
+        for scenario, got in scenarios.items()
+    ]  # fmt: skip
+    body = table(
+        ["template", "trouble", "statuses", "longest request s", "its status", "tracebacks"], rows
+    )
+    ours = variants["this checkout"]
+    sound = all(
+        set(got["statuses"]) <= {"200", "201", "503"} for got in ours.values()
+    )  # no 500, no client error, every 503 with Retry-After
+    text = f"""## 6. Timeouts under trouble
+
+`python bench/timeouts.py [--compare REF]` — the generated app under uvicorn (pool of
+{data["pool_max_size"]}, shipped defaults), {sizes["clients"]} clients looping on GET and POST,
+while another session holds the items table locked for {sizes["lock_seconds"]:.0f} s, and while
+PostgreSQL restarts (fast shutdown, then start). `--compare REF` runs the template at a git
+ref the same way (d4c1c34: before the request deadline, pgdbm's 5 s lock timeout and a 5 s
+acquire timeout).
+
+{body}
+"""
+    locked = ours["table locked"]
+    headline = [
+        f"Table locked {sizes['lock_seconds']:.0f} s under {sizes['clients']} clients "
+        f"(pool of {data['pool_max_size']}), and a restart",
+        f"locked: {', '.join(f'{c}: {n}' for c, n in locked['statuses'].items())}, longest "
+        f"{locked['longest_request_s']:.1f} s; restart: longest "
+        f"{ours['postgres restart']['longest_request_s']:.1f} s",
+        f"no 500, 503 with Retry-After: {verdict(sound)}",
+    ]
+    return text, [headline]
+
+
 SECTIONS = {
     "query_path": query_path_section,
     "connection_economy": connection_economy_section,
     "http_e2e": http_e2e_section,
     "tenants": tenants_section,
     "scaffold": scaffold_section,
+    "timeouts": timeouts_section,
 }

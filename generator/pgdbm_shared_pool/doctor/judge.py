@@ -35,12 +35,32 @@ from .report import (
     Status,
 )
 
+
+def as_duration(milliseconds: int) -> str:
+    """A timeout as a person would type it: 2000 -> 2s, 1500 -> 1500ms."""
+    return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
+
+
 # Behind a pooler these must come from role defaults: pgdbm's startup parameters are lost.
-# Timeouts (sent in ms) are shown in seconds, as a person would type them.
 ROLE_DEFAULTS_BEHIND_POOLER = {
-    name: f"{int(value) // 1000}s" if name.endswith("_timeout") else value
+    name: as_duration(int(value)) if name.endswith("_timeout") else value
     for name, value in STARTUP_PARAMETERS.items()
 }
+
+
+def role_defaults_wanted(project: ProjectFacts | None) -> dict[str, str]:
+    """ROLE_DEFAULTS_BEHIND_POOLER, with the project's own timeouts where its files set them
+    (a generated app sends LOCK_TIMEOUT_MS and STATEMENT_TIMEOUT_MS, not pgdbm's defaults)."""
+    wanted = dict(ROLE_DEFAULTS_BEHIND_POOLER)
+    if project is not None:
+        own = {
+            "lock_timeout": project.lock_timeout_ms,
+            "statement_timeout": project.statement_timeout_ms,
+        }
+        wanted |= {name: as_duration(s.value) for name, s in own.items() if s is not None}
+    return wanted
+
+
 # Above this share of the free connections nothing is left for a rolling deploy's overlap,
 # a migration run or an admin session.
 BUDGET_WARN_RATIO = 0.8
@@ -283,7 +303,7 @@ def pooler_section(db: DatabaseFacts, project: ProjectFacts | None) -> PoolerSec
     defaults = {name: db.role_defaults.get(name) for name in ROLE_DEFAULTS_BEHIND_POOLER}
     if db.behind_pooler or probe.dropped:
         role, database = quote_ident(server.role), quote_ident(server.database)
-        for name, wanted in ROLE_DEFAULTS_BEHIND_POOLER.items():
+        for name, wanted in role_defaults_wanted(project).items():
             default = defaults[name]
             if default is None:
                 fix = f"ALTER ROLE {role} IN DATABASE {database} SET {name} = '{wanted}'"
