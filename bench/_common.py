@@ -234,8 +234,8 @@ def format_cell(value: object) -> str:
     return str(value)
 
 
-def machine_facts(admin_dsn: str) -> dict[str, Any]:
-    """What the numbers depend on, stored next to them."""
+def machine_facts(admin_dsn: str | None) -> dict[str, Any]:
+    """What the numbers depend on, stored next to them (no server: no PostgreSQL version)."""
     versions = {}
     for name in PACKAGES_OF_INTEREST:
         try:
@@ -248,7 +248,7 @@ def machine_facts(admin_dsn: str) -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "postgres": asyncio.run(_server_version(admin_dsn)),
+        "postgres": asyncio.run(_server_version(admin_dsn)) if admin_dsn else None,
         "packages": versions,
         "checkout": _git_describe(),
     }

@@ -1,9 +1,10 @@
 """The request deadline: one budget per request, and every wait inside a request within it.
 
-RequestContext (middleware.py) sets the deadline; a wait that has a limit of its own (a free
-connection, another process's lock) takes the smaller of that limit and what is left of
-the budget. Outside a request (start-up, `migrate`, the CLIs) there is no deadline and
-each wait gets its full limit.
+RequestContext (middleware.py) sets the deadline, and answers 503 to a request still running
+at its end. A wait that may be long and has a limit of its own (another process's lock on a
+tenant, this process's) takes the smaller of that limit and what is left of the budget, so
+it ends with an error that says what it waited for. Outside a request (start-up, `migrate`,
+the CLIs) there is no deadline and each wait gets its full limit.
 """
 
 import asyncio
