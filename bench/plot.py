@@ -110,25 +110,19 @@ def plot_http_e2e(data: dict[str, Any], figure: Figure) -> None:
 
 
 def plot_scaffold(data: dict[str, Any], figure: Figure) -> None:
-    scaffold, first_steps = figure.subplots(1, 2, width_ratios=[1, 3])
+    scaffold, green = figure.subplots(1, 2)
     runs = data["scaffold_runs_s"]
     names = list(runs)
     medians = [sorted(times)[len(times) // 2] for times in runs.values()]
-    colors = [PATTERN_COLOR if n == "shared-pool new" else BASELINE_COLOR for n in names]
+    colors = [PATTERN_COLOR if n.startswith("shared-pool") else BASELINE_COLOR for n in names]
     bars(scaffold, names, medians, colors, "{:.1f} s")
     scaffold.set_ylabel("seconds (median)")
-    steps, targets = data["steps_s"], data["setup"]["targets_s"]
-    step_names = list(steps)
-    step_medians = [sorted(times)[len(times) // 2] for times in steps.values()]
-    step_colors = [BASELINE_COLOR if n.endswith("(pip)") else PATTERN_COLOR for n in step_names]
-    bars(first_steps, [n.replace(" make ", "\nmake ") for n in step_names], step_medians,
-         step_colors, "{:.1f} s")  # fmt: skip
-    first_steps.scatter([i for i, n in enumerate(step_names) if n in targets],
-                        [targets[n] for n in step_names if n in targets], marker="_", s=400,
-                        color="red", label="target", zorder=3)  # fmt: skip
-    first_steps.set_ylabel("seconds (median)")
-    first_steps.tick_params(axis="x", labelsize=7)
-    first_steps.legend(fontsize=8)
+    steps = data["green"]
+    green.bar(["scaffold to green"], [steps["scaffold_s"]], label="shared-pool new")
+    green.bar(["scaffold to green"], [steps["suite_s"]], bottom=[steps["scaffold_s"]],
+              label=f"pytest ({int(steps['tests_passed'])} passed)")  # fmt: skip
+    green.set_ylabel("seconds")
+    green.legend(fontsize=8)
     figure.suptitle("Scaffolding a 2-service project")
 
 

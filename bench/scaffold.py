@@ -1,10 +1,8 @@
 """Scaffolding: `shared-pool new` vs `copier copy` of the same template with the same
-answers (both CLIs, in subprocesses, alternating); then a newcomer's first steps, each
-against its target: our `make install`, and in a new project `make install` (both with a
-warm package cache, each beside the plain `venv` + `pip install` it replaced), `make test`
-(the fast tier) and `make test-all` (both tiers) on the Postgres server.
+answers (both CLIs, in subprocesses, alternating), then scaffold-to-green-suite: `shared-pool
+new` followed by the generated project's own pytest suite on the Postgres server.
 
---quick runs each step once, without the pip baselines.
+--quick runs one test module of the generated suite (tests/test_health.py), not all of it.
 
     python bench/scaffold.py [--quick] [--dsn DSN]
 """
@@ -13,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,127 +37,136 @@ from _common import (
 TEMPLATE = BENCH_DIR.parent  # this checkout: copier.yml and template/
 SERVICES = ("users", "orders")
 BIN = Path(sys.executable).parent
-COMMANDS = {
-    "shared-pool new": lambda dest: [
-        str(BIN / "shared-pool"), "new", str(dest), *(f"--service={s}" for s in SERVICES),
-    ],
-    "copier copy": lambda dest: [
-        str(BIN / "copier"), "copy", "--quiet", "--defaults", "--vcs-ref=HEAD",
-        f"--data=services=[{', '.join(SERVICES)}]", str(TEMPLATE), str(dest),
-    ],
-}  # fmt: skip
-BASELINE = "copier copy"
+# An installed copy of the skill: a plain folder (no git) with the template and the generator.
+SKILL = TEMPLATE / "skills" / "pgdbm-shared-pool"
+SERVICE_FLAGS = [f"--service={s}" for s in SERVICES]
+DATA = f"--data=services=[{', '.join(SERVICES)}]"
+
+
+def commands(installed: Path) -> dict[str, Callable[[Path], list[str]]]:
+    """Each command, by name: from this git checkout, and from an installed (plain) copy."""
+    services = SERVICE_FLAGS
+    copier = [str(BIN / "copier"), "copy", "--quiet", "--defaults", DATA]
+    # The generator run in place from the copy, as its scripts/shared-pool.py does once its
+    # environment exists (that launcher's one-off venv set-up is not what is measured here).
+    from_copy = ["env", f"PYTHONPATH={installed / 'generator'}", sys.executable, "-m"]
+    script = [*from_copy, "pgdbm_shared_pool.cli"]
+    return {
+        "shared-pool new": lambda dest: [str(BIN / "shared-pool"), "new", str(dest), *services],
+        "copier copy": lambda dest: [*copier, "--vcs-ref=HEAD", str(TEMPLATE), str(dest)],
+        "shared-pool new (installed copy)": lambda dest: [*script, "new", str(dest), *services],
+        "copier copy (installed copy)": lambda dest: [*copier, str(installed), str(dest)],
+    }
+
+
+# Each shared-pool run is compared with copier rendering the same template from the same place.
+BASELINES = {
+    "shared-pool new": "copier copy",
+    "shared-pool new (installed copy)": "copier copy (installed copy)",
+}
+
+
+def install_copy(folder: Path) -> Path:
+    """What `npx skills add` copies: the skill folder, symbolic links resolved."""
+    shutil.copytree(SKILL, folder, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    return folder
 
 
 def timed(command: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
+    elapsed, _, result = timed_with_cpu(command, **kwargs)
+    return elapsed, result
+
+
+def timed_with_cpu(
+    command: list[str], **kwargs: Any
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall seconds, and CPU seconds (user + system) of the command and its children: on a
+    machine other work keeps busy, CPU time moves far less than wall time."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"{command[0]} failed:\n{result.stdout}\n{result.stderr}")
-    return elapsed, result
+    return elapsed, _children_cpu() - cpu_before, result
 
 
-def shown(command: list[str]) -> list[str]:
-    """The command as a reader would type it from the checkout (no paths of this machine)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def shown(command: list[str], installed: Path) -> list[str]:
+    """The command as a reader would type it (no paths of this machine)."""
     program, *rest = command
-    return [Path(program).name, *("." if arg == str(TEMPLATE) else arg for arg in rest)]
+    places = {str(TEMPLATE): ".", str(installed): "SKILL_DIR", sys.executable: "python"}
+    rest = [places.get(arg, arg.replace(str(installed), "SKILL_DIR")) for arg in rest]
+    return [Path(program).name, *rest]
 
 
-def scaffold_once(name: str) -> float:
-    with tempfile.TemporaryDirectory(prefix="bench_scaffold_") as tmp:
-        return timed(COMMANDS[name](Path(tmp) / "demo-app"))[0]
-
-
-# The targets of issue 11, in seconds (docs/benchmarks.md shows each beside its figure).
-TARGETS = {
-    "our make install": 30.0,
-    "generated make install": 20.0,
-    "generated make test": 10.0,
-}
-PIP_INSTALL = {"our make install": ".[test]", "generated make install": ".[dev]"}
-
-
-def install(name: str, checkout: Path, venv: Path, *, baseline: bool) -> float:
-    """`make install` (or, as the baseline, venv + pip) into a venv that does not exist yet."""
-    shutil.rmtree(venv, ignore_errors=True)
-    if baseline:
-        commands = [
-            ["python3", "-m", "venv", str(venv)],
-            [str(venv / "bin/python"), "-m", "pip", "install", "-q", "-e", PIP_INSTALL[name]],
-        ]
-    else:
-        commands = [["make", "install", f"VENV={venv}"]]
-    return sum(timed(command, cwd=checkout)[0] for command in commands)
-
-
-def installs(project: Path, rounds: int, with_baselines: bool) -> dict[str, list[float]]:
-    """Each install `rounds` times, alternating; one untimed run first warms the caches."""
-    checkouts = {"our make install": TEMPLATE, "generated make install": project}
-    variants = [(name, False) for name in checkouts]
-    if with_baselines:
-        variants += [(name, True) for name in checkouts]
-
-    def run(variant: tuple[str, bool]) -> float:
-        name, baseline = variant
-        return install(name, checkouts[name], scratch / "venv", baseline=baseline)
-
-    with tempfile.TemporaryDirectory(prefix="bench_venv_") as tmp:
-        scratch = Path(tmp)
-        for variant in variants:
-            run(variant)  # warm-up: downloads and builds land in the caches
-        runs = interleaved(variants, rounds, run)
+def scaffold_to_green(admin_dsn: str, suite: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench_green_") as tmp:
+        project = Path(tmp) / "demo-app"
+        scaffold_s, _ = timed([str(BIN / "shared-pool"), "new", str(project), *SERVICE_FLAGS])
+        env = {**os.environ, "PYTHONPATH": str(project / "src"), "TEST_DATABASE_URL": admin_dsn}
+        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite]
+        suite_s, result = timed(pytest, cwd=project, env=env)
+    passed = re.search(r"(\d+) passed", result.stdout)
     return {
-        f"{name}{' (pip)' if baseline else ''}": times for (name, baseline), times in runs.items()
+        "scaffold_s": scaffold_s,
+        "suite_s": suite_s,
+        "total_s": scaffold_s + suite_s,
+        "tests_passed": int(passed.group(1)) if passed else 0,
     }
-
-
-def tiers(project: Path, admin_dsn: str, rounds: int) -> dict[str, list[dict[str, float]]]:
-    """`make test` and `make test-all` in the project (its .venv installed), alternating."""
-    env = {**os.environ, "TEST_DATABASE_URL": admin_dsn}
-
-    def run(target: str) -> dict[str, float]:
-        seconds, result = timed(["make", target], cwd=project, env=env)
-        passed = re.search(r"(\d+) passed", result.stdout)
-        return {"seconds": seconds, "passed": int(passed.group(1)) if passed else 0}
-
-    runs = interleaved(["test", "test-all"], rounds, run)
-    return {f"generated make {target}": samples for target, samples in runs.items()}
 
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
-    rounds, step_rounds = (1, 1) if args.quick else (5, 3)
-    with postgres_admin_dsn(args.dsn) as admin_dsn, tempfile.TemporaryDirectory() as tmp:
+    rounds, green_runs = (1, 1) if args.quick else (9, 2)
+    suite = ["tests/test_health.py"] if args.quick else []
+    with (
+        postgres_admin_dsn(args.dsn) as admin_dsn,
+        tempfile.TemporaryDirectory(prefix="bench_skill_") as skill,
+    ):
         facts = machine_facts(admin_dsn)
-        runs = interleaved(list(COMMANDS), rounds, scaffold_once)
-        project = Path(tmp) / "demo-app"
-        timed(COMMANDS["shared-pool new"](project))
-        install_runs = installs(project, step_rounds, with_baselines=not args.quick)
-        timed(["make", "install"], cwd=project)  # the project's own .venv, for its tests
-        tier_runs = tiers(project, admin_dsn, step_rounds)
+        installed = install_copy(Path(skill))
+        named = commands(installed)
 
-    ratios = {name: paired_ratio(times, runs[BASELINE]) for name, times in runs.items()}
+        def scaffold_once(name: str) -> float:
+            with tempfile.TemporaryDirectory(prefix="bench_scaffold_") as tmp:
+                wall, cpu, _ = timed_with_cpu(named[name](Path(tmp) / "demo-app"))
+                return wall, cpu
+
+        both = interleaved(list(named), rounds, scaffold_once)
+        runs = {name: [wall for wall, _ in pairs] for name, pairs in both.items()}
+        cpu_runs = {name: [cpu for _, cpu in pairs] for name, pairs in both.items()}
+        setup_commands = {name: shown(named[name](Path("DEST")), installed) for name in named}
+        green = [scaffold_to_green(admin_dsn, suite) for _ in range(green_runs)]
+
+    ratios = {name: paired_ratio(runs[name], runs[base]) for name, base in BASELINES.items()}
+    cpu_ratios = {
+        name: paired_ratio(cpu_runs[name], cpu_runs[base]) for name, base in BASELINES.items()
+    }
     print_table(
         f"Scaffold a 2-service project, median of {rounds} alternating runs",
-        ["command", "median s", "min s", "max s", "vs copier copy (range)"],
+        ["command", "median s", "min s", "max s", "CPU s", "vs copier copy: wall, CPU"],
         [
-            [name, median(times), min(times), max(times), show_ratio(ratios[name])]
+            [name, median(times), min(times), max(times), median(cpu_runs[name]),
+             f"{show_ratio(ratios[name])}, {show_ratio(cpu_ratios[name])}"
+             if name in ratios else "baseline"]
             for name, times in runs.items()
         ],
     )  # fmt: skip
-    steps = {
-        **install_runs,
-        **{name: [r["seconds"] for r in samples] for name, samples in tier_runs.items()},
-    }
+    green_summary = {key: median([g[key] for g in green]) for key in green[0]}
     print_table(
-        f"First steps, median of {step_rounds} alternating runs",
-        ["step", "median s", "min s", "max s", "target s"],
+        f"Scaffold to green suite ({' '.join(suite) or 'the whole suite'}), median of {green_runs}",
+        ["step", "seconds"],
         [
-            [name, median(t), min(t), max(t), TARGETS.get(name, "-")]
-            for name, t in steps.items()
+            ["shared-pool new", green_summary["scaffold_s"]],
+            [f"pytest ({int(green_summary['tests_passed'])} passed)", green_summary["suite_s"]],
+            ["total", green_summary["total_s"]],
         ],
-    )  # fmt: skip
+    )
     write_results(
         "scaffold",
         args,
@@ -166,14 +175,16 @@ def main() -> None:
             "setup": {
                 "services": list(SERVICES),
                 "rounds": rounds,
-                "step_rounds": step_rounds,
-                "commands": {name: shown(COMMANDS[name](Path("DEST"))) for name in COMMANDS},
-                "targets_s": TARGETS,
+                "commands": setup_commands,
+                "suite": suite or "whole suite",
             },
             "scaffold_runs_s": runs,
+            "scaffold_cpu_s": cpu_runs,
+            "cpu_ratios": cpu_ratios,
             "shared_pool_new_vs_copier_copy": ratios["shared-pool new"],
-            "steps_s": steps,
-            "tests_passed": {name: samples[0]["passed"] for name, samples in tier_runs.items()},
+            "installed_copy_new_vs_copier_copy": ratios["shared-pool new (installed copy)"],
+            "green_runs": green,
+            "green": green_summary,
         },
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import uuid
@@ -16,7 +15,7 @@ import asyncpg
 import pytest
 from pgdbm import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
 from pgdbm.core import SchemaManager
-from pgdbm_shared_pool import doctor
+from pgdbm_shared_pool import cli
 
 SERVICES = {
     "users": {
@@ -84,11 +83,8 @@ async def apply_migrations(
 
 
 def invoke(*argv: str) -> int:
-    """Parse as the CLI does (through doctor.register) and run; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="shared-pool")
-    doctor.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["doctor", *argv])
-    return int(args.func(args))
+    """`shared-pool doctor ARGV` in-process; returns the exit code."""
+    return cli.main(["doctor", *argv])
 
 
 class Doctor:

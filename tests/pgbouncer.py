@@ -25,14 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-# pgdbm sends these as startup parameters; PgBouncer 1.18 rejects any it does not know.
-PGDBM_STARTUP_PARAMETERS = (
-    "search_path",
-    "jit",
-    "statement_timeout",
-    "lock_timeout",
-    "idle_in_transaction_session_timeout",
-)
 START_TIMEOUT_SECONDS = 15.0
 
 

@@ -1,7 +1,7 @@
 """Executed guidance: every code block an agent reads in this skill is run or pinned by a test.
 
-The markdown an agent reads (``SKILL.md``, ``references/*.md``, ``skills/*/SKILL.md``) is split into
-fenced blocks. Every ``python``, ``sql`` and ``bash`` block carries a name, written as an HTML
+The markdown an agent reads (each ``skills/<name>/SKILL.md`` and its ``references/*.md``) is split
+into fenced blocks. Every ``python``, ``sql`` and ``bash`` block carries a name, written as an HTML
 comment on the line just before its fence (invisible when rendered)::
 
     <!-- block: wrong-positional-table -->
@@ -35,8 +35,9 @@ block has no entry, an entry names no block, or two entries cover the same block
     The block is a verbatim region of a file of a project rendered from the copier template (the
     template's own tests execute that file). Used where the skill shows the generated code.
 
-``Shell("name")``
-    A shell block, run verbatim by ``test_skill_installed.py`` from an installed copy of the skill.
+``Shell()``
+    A shell block, run verbatim by ``test_skill_installed.py`` from an installed copy of the skill
+    (and by ``test_skill_install_npm.py`` from copies the real ``skills`` CLI installed).
 """
 
 from __future__ import annotations
@@ -51,12 +52,15 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SKILLS_DIR = REPO_ROOT / "skills"  # one folder per skill, as `npx skills add` installs them
+MAIN_SKILL = "pgdbm-shared-pool"
 EXECUTED_LANGUAGES = frozenset({"python", "sql", "bash"})
 _BLOCK_NAME = re.compile(r"^<!--\s*block:\s*([a-z0-9][a-z0-9-]*)\s*-->\s*$")
 _FENCE = re.compile(r"^(```+)([A-Za-z0-9_+-]*)\s*$")
@@ -73,10 +77,16 @@ class Block:
     lead: str  # the prose just before the fence: from the last heading or fence to it
 
 
-def doc_files(root: Path = REPO_ROOT) -> list[Path]:
-    """The markdown an agent reads: the root skill, its references and the companion skills."""
-    files = [root / "SKILL.md", *sorted((root / "references").glob("*.md"))]
-    files += sorted((root / "skills").glob("*/SKILL.md"))
+def doc_files(skills_dir: Path = SKILLS_DIR) -> list[Path]:
+    """The markdown an agent reads: each skill's SKILL.md and references, the main skill first.
+
+    `skills_dir` holds the skill folders: this checkout's skills/, or an agent's installed
+    `.claude/skills/`.
+    """
+    folders = sorted(skills_dir.iterdir(), key=lambda folder: (folder.name != MAIN_SKILL, folder))
+    files = []
+    for folder in folders:
+        files += [folder / "SKILL.md", *sorted((folder / "references").glob("*.md"))]
     return [f for f in files if f.is_file()]
 
 
@@ -125,13 +135,13 @@ def parse_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def all_blocks(root: Path = REPO_ROOT) -> list[Block]:
-    return [block for path in doc_files(root) for block in parse_blocks(path)]
+def all_blocks(skills_dir: Path = SKILLS_DIR) -> list[Block]:
+    return [block for path in doc_files(skills_dir) for block in parse_blocks(path)]
 
 
-def named_blocks(root: Path = REPO_ROOT) -> dict[str, Block]:
+def named_blocks(skills_dir: Path = SKILLS_DIR) -> dict[str, Block]:
     blocks: dict[str, Block] = {}
-    for block in all_blocks(root):
+    for block in all_blocks(skills_dir):
         if block.name is None:
             continue
         if block.name in blocks:
@@ -268,8 +278,8 @@ def check_outcomes(run: Run, blocks: dict[str, Block], results: list[StepResult]
             raise AssertionError(f"{label} failed:\n{result.traceback}")
 
 
-def execute(run: Run, database_url: str, root: Path = REPO_ROOT) -> None:
-    blocks = named_blocks(root)
+def execute(run: Run, database_url: str) -> None:
+    blocks = named_blocks()
     check_outcomes(run, blocks, run_program(run, blocks, database_url))
 
 
@@ -318,14 +328,21 @@ def render_project(services: tuple[str, ...], use_tenants: bool, destination: Pa
 
 
 def current_region(excerpt: str, rendered: str) -> str:
-    """The rendered file's current text of the top-level definitions `excerpt` shows."""
-    names = [_node_names(node) for node in ast.parse(excerpt).body]
-    lines = rendered.splitlines(keepends=True)
-    nodes = [n for n in ast.parse(rendered).body if _node_names(n) in names]
-    if [_node_names(n) for n in nodes] != names:
-        raise LookupError(f"{names} are not consecutive top-level definitions any more")
-    start = min(getattr(d, "lineno", nodes[0].lineno) for d in _decorators(nodes[0]))
-    return "".join(lines[start - 1 : nodes[-1].end_lineno])
+    """The rendered file's current text of the definitions `excerpt` shows: top-level ones,
+    or (an indented excerpt) the members of one class."""
+    dedented = textwrap.dedent(excerpt)
+    names = [_node_names(node) for node in ast.parse(dedented).body]
+    tree = ast.parse(rendered)
+    bodies = [tree.body]
+    if dedented != excerpt:
+        bodies = [node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    for body in bodies:
+        nodes = [n for n in body if _node_names(n) in names]
+        if [_node_names(n) for n in nodes] == names:
+            lines = rendered.splitlines(keepends=True)
+            start = min(getattr(d, "lineno", nodes[0].lineno) for d in _decorators(nodes[0]))
+            return "".join(lines[start - 1 : nodes[-1].end_lineno])
+    raise LookupError(f"{names} are not consecutive definitions any more")
 
 
 def _node_names(node: ast.stmt) -> tuple[str, ...]:

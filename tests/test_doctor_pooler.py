@@ -21,10 +21,11 @@ from doctor_support import (
     throwaway_role,
     write_project,
 )
-from pgbouncer import PGDBM_STARTUP_PARAMETERS, PgBouncer
+from pgbouncer import PgBouncer
 from pgdbm import AsyncDatabaseManager, DatabaseConfig
 from pgdbm.errors import ConfigurationError
-from pgdbm_shared_pool import doctor
+from pgdbm_shared_pool.doctor.judge import ROLE_DEFAULTS_BEHIND_POOLER
+from pgdbm_shared_pool.pgdbm_facts import ASYNCPG_STARTUP_PARAMETERS, STARTUP_PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ async def test_pgbouncer_rejecting_pgdbm_parameters(scene: Scene, bouncer_factor
     dsn = bouncer.dsn_for(database_of(migrated))
     code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
     assert report["pooler"]["detected"] is True
-    assert report["pooler"]["startup_parameters"]["status"] == "rejected"
+    assert report["pooler"]["startup_parameters"]["outcome"] == "rejected"
     assert "unsupported startup parameter" in report["pooler"]["startup_parameters"]["error"]
     assert code == 1
     # The doctor's own facts still came through the bouncer.
@@ -97,7 +98,8 @@ async def test_pgbouncer_rejecting_pgdbm_parameters(scene: Scene, bouncer_factor
     }
     # Generated with `pooler: none`: the template's statement cache (1000) breaks here.
     cache = pooler_finding(report, "statement cache")
-    assert cache["status"] == "warn" and cache["text"].startswith("1000 (")
+    assert cache["status"] == "warn" and cache["text"].startswith("size 1000:")
+    assert cache["source"].endswith(".copier-answers.yml")
 
     (project / ".env").write_text("STATEMENT_CACHE_SIZE=0\n")
     code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
@@ -118,7 +120,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
     migrated, throwaway_role, run_doctor = scene.migrated, scene.role, scene.doctor
     bouncer = bouncer_factory(
         users=("postgres", throwaway_role),
-        ignore_startup_parameters=("extra_float_digits", *PGDBM_STARTUP_PARAMETERS),
+        ignore_startup_parameters=(*ASYNCPG_STARTUP_PARAMETERS, *STARTUP_PARAMETERS),
     )
     dsn = bouncer.dsn_for(database_of(migrated), user=throwaway_role)
     config = DatabaseConfig(connection_string=dsn, min_connections=1, max_connections=1)
@@ -127,7 +129,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
 
     code, report = await run_doctor.json("--dsn", dsn)
     assert report["pooler"]["detected"] is True
-    assert report["pooler"]["startup_parameters"]["status"] == "dropped"
+    assert report["pooler"]["startup_parameters"]["outcome"] == "dropped"
     assert report["search_path"]["passes"] is False
     assert code == 1
     with pytest.raises(ConfigurationError):  # pgdbm agrees: its pin check refuses the pool
@@ -138,7 +140,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
         migrated,
         *(
             f'ALTER ROLE "{throwaway_role}" IN DATABASE "{database}" SET {name} = \'{value}\''
-            for name, value in doctor.ROLE_DEFAULTS_BEHIND_POOLER.items()
+            for name, value in ROLE_DEFAULTS_BEHIND_POOLER.items()
         ),
     )
     # Role defaults apply at backend start: the bouncer's existing server connections keep
@@ -149,7 +151,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
 
     fresh = bouncer_factory(
         users=("postgres", throwaway_role),
-        ignore_startup_parameters=("extra_float_digits", *PGDBM_STARTUP_PARAMETERS),
+        ignore_startup_parameters=(*ASYNCPG_STARTUP_PARAMETERS, *STARTUP_PARAMETERS),
     )
     dsn = fresh.dsn_for(database, user=throwaway_role)
     code, report = await run_doctor.json("--dsn", dsn)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pgdbm_shared_pool import cli, names
+from pgdbm_shared_pool import cli, template
 from pgdbm_shared_pool.scaffold import ScaffoldError, new_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
@@ -41,7 +41,7 @@ def test_new_project_returns_the_answers_file_and_every_created_file(tmp_path: P
     assert answers["package_name"] == "billing_api"
     assert answers["services"] == ["users", "orders"]
     assert answers["pool_max_size"] == 20
-    assert answers["_src_path"] == str(names.template_root())  # absolute: updatable later
+    assert answers["_src_path"] == str(template.template_root())  # absolute: updatable later
     assert [str(p) for p in result.created] == files_under(dest)
     for service in ("users", "orders"):
         assert (dest / "src" / "billing_api" / "services" / service / "router.py").is_file()
@@ -109,8 +109,8 @@ def test_destination_that_is_a_file_is_refused(tmp_path: Path) -> None:
 def test_failed_render_removes_every_directory_it_created(tmp_path: Path) -> None:
     # A template whose files cannot render: copier fails after it started writing.
     broken = tmp_path / "broken-template"
-    shutil.copytree(names.template_root() / "template", broken / "template")
-    shutil.copy(names.template_root() / "copier.yml", broken)
+    shutil.copytree(template.template_root() / "template", broken / "template")
+    shutil.copy(template.template_root() / "copier.yml", broken)
     (broken / "template" / "zz_broken.txt.jinja").write_text("{{ no_such_answer }}\n")
     dest = tmp_path / "a" / "b" / "project"
     with pytest.raises(ScaffoldError, match="no_such_answer"):
@@ -149,7 +149,7 @@ def test_bad_data_is_a_one_line_failure(
 ) -> None:
     dest = tmp_path / "p"
     code, out, err = run_cli(capsys, "new", str(dest), "--service", "users", "--data", data)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert len(err.strip().splitlines()) <= 2 and message in err and "Traceback" not in err
     assert not dest.exists()
 

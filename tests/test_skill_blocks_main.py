@@ -1,4 +1,5 @@
-"""The code blocks of the root SKILL.md, each run against a fresh database (see skill_blocks.py)."""
+"""The code blocks of the main SKILL.md (and the mistakes and set-up excerpts it moved to
+references/), each run against a fresh database (see skill_blocks.py)."""
 
 import pytest
 from skill_blocks import B, Check, Fails, Run, SameAs, Shell, execute
@@ -124,7 +125,6 @@ extension_schema = await pool.fetchval(
 
 CHECKS: dict[str, Check] = {
     "install-commands": Shell(),
-    "copier-command": Shell(),
     "model-managers": Run(B("model-managers"), "await pool.close()"),
     "sql-users-migration": Run(B("sql-users-migration"), APP_SETUP, *APP_BLOCKS, APP_DRIVE),
     "setup-imports": Run(B("setup-imports"), "assert MIGRATIONS.is_absolute()"),

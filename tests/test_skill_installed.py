@@ -1,23 +1,23 @@
-"""The skill works from where an agent gets it: a copy in `.claude/skills/pgdbm-shared-pool/`.
+"""The skill works from where an agent gets it: copies in `.claude/skills/`, made as the skills CLI
+makes them (installed_skill.py), with the shell blocks run verbatim from the project holding them.
 
-The copy is made as `npx skills add` makes it (the whole repository; no `.git`, `__pycache__`,
-`__pypackages__`, or files named `metadata.json`), and the shell blocks of SKILL.md are run
-verbatim from the project that holds it. pip runs with PIP_NO_INDEX: every pinned requirement
-must already be satisfied, so the test never downloads or changes the environment.
+The script's own environment is this test's interpreter (PGDBM_SHARED_POOL_VENV), so nothing is
+downloaded; test_skill_bootstrap.py covers how the script builds its environment, and
+test_skill_install_npm.py the whole path with the real CLI and a fresh environment.
 """
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from skill_blocks import REPO_ROOT, named_blocks, repository_files
+import yaml
+from installed_skill import install, run_shell, skill_names, start_here
+from skill_blocks import MAIN_SKILL, named_blocks
 
-SKILL_NAME = "pgdbm-shared-pool"
-EXCLUDED_DIRS = frozenset({".git", "__pycache__", "__pypackages__"})
-EXCLUDED_FILES = frozenset({"metadata.json"})
+NEEDED = ("SKILL.md", "requirements.txt", "copier.yml", "scripts/shared-pool.py")
+# What the main skill's folder may hold: what the agent reads and what the scripts run.
+ALLOWED_TOP_LEVEL = {*NEEDED[:3], "scripts", "references", "template", "generator"}
 
 WRONG_MIGRATION_CALL = """\
 from pgdbm import AsyncMigrationManager
@@ -28,87 +28,111 @@ async def migrate(db, path):
 """
 
 
-def install_skill(project: Path) -> Path:
-    skill_dir = project / ".claude" / "skills" / SKILL_NAME
-    for relative in repository_files():
-        if EXCLUDED_DIRS & set(relative.parts[:-1]) or relative.name in EXCLUDED_FILES:
-            continue
-        target = skill_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / relative, target)
-    return skill_dir
-
-
-def run_shell(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
+def agent_env() -> dict[str, str]:
+    return {
         **os.environ,
-        # `python` is the interpreter running the tests, as in an activated virtualenv.
+        # `python3` is this venv's interpreter, which holds requirements.txt already.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PIP_NO_INDEX": "1",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PGDBM_SHARED_POOL_VENV": sys.prefix,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    return subprocess.run(
-        ["bash", "-e", "-c", script],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+
+def block(skill_dir: Path, name: str) -> str:
+    """A shell block of the installed copy, as Claude Code hands it to the agent."""
+    return start_here(skill_dir, named_blocks(skill_dir.parent)[name].text)
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     project = tmp_path_factory.mktemp("agent-project")
-    return project, install_skill(project)
+    skills = install(project / ".claude" / "skills")
+    return project, skills / MAIN_SKILL
 
 
-def test_the_copy_holds_the_skill_and_what_it_runs(installed: tuple[Path, Path]) -> None:
-    _, skill_dir = installed
-    for needed in ("SKILL.md", "requirements.txt", "copier.yml", "scripts/shared-pool.py"):
-        assert (skill_dir / needed).is_file(), needed
-    assert (skill_dir / "template").is_dir() and (skill_dir / "generator").is_dir()
-    assert not list(skill_dir.rglob("metadata.json"))
-
-
-def test_scaffold_and_check_commands_work_from_the_installed_skill(
+def test_every_skill_is_installed_with_what_it_runs_and_nothing_else(
     installed: tuple[Path, Path],
 ) -> None:
     project, skill_dir = installed
-    commands = named_blocks(skill_dir)["install-commands"].text
-    result = run_shell(commands, project)
+    skills = project / ".claude" / "skills"
+    assert sorted(p.name for p in skills.iterdir()) == skill_names()
+    for needed in NEEDED:
+        assert (skill_dir / needed).is_file(), needed
+    assert (skill_dir / "template").is_dir() and (skill_dir / "generator").is_dir()
+    for skill in skill_names():
+        allowed = ALLOWED_TOP_LEVEL if skill == MAIN_SKILL else {"SKILL.md", "references"}
+        assert {p.name for p in (skills / skill).iterdir()} <= allowed, skill
+    assert not [p for p in skills.rglob("*") if p.suffix in (".png", ".pyc", ".json")]
+
+
+def test_start_here_works_from_the_installed_skill(installed: tuple[Path, Path]) -> None:
+    """new, check and add-service, as SKILL.md shows them; the project is not a git repository."""
+    project, skill_dir = installed
+    result = run_shell(block(skill_dir, "install-commands"), project, agent_env())
     assert result.returncode == 0, result.stdout + result.stderr
     created = project / "my-api"
-    assert (created / ".copier-answers.yml").is_file()
+    answers = yaml.safe_load((created / ".copier-answers.yml").read_text())
+    # The installed copy's template was used, not the checkout this test runs from.
+    assert answers["_src_path"] == str(skill_dir) and "_template_fingerprint" in answers
+    assert answers["services"] == ["users", "orders", "billing"]
     assert sorted(p.name for p in (created / "src").glob("*/services/*/migrations")) == [
         "migrations",
         "migrations",
+        "migrations",
     ]
-    # The installed copy's template was used, not the checkout this test runs from.
-    assert str(skill_dir) in result.stdout + result.stderr
+    assert not (created / ".git").exists()
+
+
+def test_remove_service_from_the_installed_skill_keeps_user_edits(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, skill_dir = installed
+    steps = (block(skill_dir, "install-commands"), block(skill_dir, "remove-service-command"))
+    new_and_add = run_shell(steps[0], tmp_path, agent_env())
+    assert new_and_add.returncode == 0, new_and_add.stderr
+    readme = tmp_path / "my-api" / "README.md"
+    readme.write_text(readme.read_text() + "\nOur own note.\n")
+    removed = run_shell(steps[1], tmp_path, agent_env())
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert not (tmp_path / "my-api" / "src" / "my_api" / "services" / "billing").exists()
+    assert "Our own note." in readme.read_text()
+
+
+def test_the_generated_readme_update_instructions_work_from_the_installed_skill(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, skill_dir = installed
+    assert run_shell(block(skill_dir, "install-commands"), tmp_path, agent_env()).returncode == 0
+    project = tmp_path / "my-api"
+    readme = (project / "README.md").read_text()
+    section = readme.split("## Adding a service", 1)[1]
+    commands = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "add-service . billing" in commands and "remove-service . billing" in commands
+    # billing exists already: the README's remove, then its add, as a user would run them.
+    add, remove = commands.replace("<the skill's folder>", str(skill_dir)).splitlines()
+    for command in (remove, add):
+        result = run_shell(command, project, agent_env())
+        assert result.returncode == 0, command + result.stdout + result.stderr
+    assert (project / "src" / "my_api" / "services" / "billing" / "router.py").is_file()
 
 
 def test_check_from_the_installed_skill_reports_a_wrong_block(
     installed: tuple[Path, Path],
 ) -> None:
     project, skill_dir = installed
-    commands = named_blocks(skill_dir)["install-commands"].text
-    setup, check = commands.splitlines()[0], commands.splitlines()[-1]
-    assert " check " in check, check
+    lines = block(skill_dir, "install-commands").splitlines()
+    [check] = [line for line in lines if " check " in line]
     target = project / "wrong-app"
     target.mkdir()
     (target / "migrate.py").write_text(WRONG_MIGRATION_CALL)
-    result = run_shell(f"{setup}\n{check.replace('my-api', 'wrong-app')}", project)
+    result = run_shell(check.replace("my-api", "wrong-app"), project, agent_env())
     assert result.returncode == 1, result.stdout + result.stderr
     assert "SP003" in result.stdout
 
 
 def test_copier_command_works_from_the_installed_skill(installed: tuple[Path, Path]) -> None:
     project, skill_dir = installed
-    blocks = named_blocks(skill_dir)
-    setup = blocks["install-commands"].text.splitlines()[0]  # SKILL_DIR=...
-    result = run_shell(f"{setup}\n{blocks['copier-command'].text}", project)
+    result = run_shell(block(skill_dir, "copier-command"), project, agent_env())
     assert result.returncode == 0, result.stdout + result.stderr
     services = project / "my-api-copier" / "src"
     assert sorted(p.name for p in services.glob("*/services/*") if p.is_dir()) == [

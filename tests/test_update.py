@@ -1,8 +1,8 @@
-"""`copier update` through add_service / remove_service on a committed project.
+"""add_service / remove_service on committed projects made from a git template.
 
-Projects are rendered from a committed snapshot of this checkout's template, because copier
-can only update a project whose recorded template commit exists (uncommitted template edits
-are rendered from a throw-away commit).
+Projects are rendered from a committed snapshot of this checkout's template, so they record its
+commit, which the update renders again (test_update_without_git.py: plain-folder templates,
+as an installed skill has, and projects outside git).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from generated import run_suite
-from pgdbm_shared_pool import cli, names
+from pgdbm_shared_pool import cli, template
 from pgdbm_shared_pool.scaffold import ScaffoldError, add_service, new_project, remove_service
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
@@ -51,7 +50,7 @@ def git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 def snapshot_template(dest: Path) -> Path:
     """A git repository holding this checkout's template (committed or not) as one commit."""
-    root = names.template_root()
+    root = template.template_root()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache")
     shutil.copytree(root / "template", dest / "template", ignore=ignore)  # symlinks resolved
     shutil.copy(root / "copier.yml", dest)
@@ -178,32 +177,40 @@ def test_removing_the_last_service_is_rejected(template_repo: Path, tmp_path: Pa
     assert (project / "src" / "solo" / "services" / "users").is_dir()
 
 
-def test_add_service_needs_a_clean_git_repository(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_dirty_tree_is_merged_not_refused(project: Path) -> None:
     readme = project / "README.md"
-    readme.write_text(readme.read_text() + "work in progress\n")
-    code = cli.main(["add-service", str(project), "billing"])
-    _, err = capsys.readouterr()
-    assert code == 1
-    assert "uncommitted changes" in err and len(err.strip().splitlines()) <= 3
+    readme.write_text(readme.read_text() + "work in progress\n")  # not committed
+    add_service(project, "billing")
     assert "work in progress" in readme.read_text()
-    assert not (project / "src" / "shop" / "services" / "billing").exists()
-
-    shutil.rmtree(project / ".git")
-    with pytest.raises(ScaffoldError, match="not a git repository"):
-        add_service(project, "billing")
+    assert (project / "src" / "shop" / "services" / "billing" / "router.py").is_file()
 
 
-def test_add_service_explains_a_project_rendered_from_uncommitted_template_edits(
+def test_a_project_rendered_from_uncommitted_template_edits_updates_while_they_stay(
     tmp_path: Path,
 ) -> None:
     template = snapshot_template(tmp_path / "template")
-    (template / "template" / "NOTES.md").write_text("uncommitted\n")
+    notes = template / "template" / "NOTES.md"
+    notes.write_text("uncommitted\n")
     project = committed_project(template, tmp_path / "shop", ["users"])
-    with pytest.raises(ScaffoldError, match="uncommitted template edits"):
-        add_service(project, "billing")
+    add_service(project, "billing")  # copier's throw-away commit is gone; the content matches
+    commit_all(project, "billing")
+    notes.write_text("edited again\n")
+    with pytest.raises(ScaffoldError, match="the template differs now"):
+        add_service(project, "audit")
     assert_untouched(project)
+
+
+def test_a_project_is_updated_at_its_template_commit_after_the_template_moved_on(
+    tmp_path: Path,
+) -> None:
+    template = snapshot_template(tmp_path / "template")
+    project = committed_project(template, tmp_path / "shop", ["users"])
+    readme = template / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nA later template line.\n")
+    commit_all(template, "a later template")
+    add_service(project, "billing")
+    assert (project / "src" / "shop" / "services" / "billing" / "router.py").is_file()
+    assert "A later template line." not in (project / "README.md").read_text()
 
 
 def test_add_service_refuses_a_folder_that_is_not_a_generated_project(tmp_path: Path) -> None:
@@ -211,31 +218,14 @@ def test_add_service_refuses_a_folder_that_is_not_a_generated_project(tmp_path: 
         add_service(tmp_path, "billing")
 
 
-def test_add_service_explains_a_project_rendered_from_a_bundled_template(
-    template_repo: Path, tmp_path: Path
-) -> None:
-    # An installed wheel carries the template as a plain folder: no commit to regenerate.
-    bundled = tmp_path / "bundled"
-    shutil.copytree(template_repo, bundled, ignore=shutil.ignore_patterns(".git"))
-    project = committed_project(bundled, tmp_path / "shop", ["users"])
-    assert "_commit" not in yaml.safe_load((project / ".copier-answers.yml").read_text())
-    with pytest.raises(ScaffoldError, match="not a git checkout"):
-        add_service(project, "billing")
-    assert_untouched(project)
-
-
-def test_conflicting_user_edit_is_reported_with_a_working_undo(project: Path) -> None:
+def test_conflicting_user_edit_changes_nothing_and_names_the_file(project: Path) -> None:
     registry = project / "src" / "shop" / "services" / "__init__.py"
     edited = registry.read_text().replace("    orders.SERVICE,", "    orders.SERVICE,  # ours")
     assert edited != registry.read_text()
     registry.write_text(edited)
-    commit_all(project, "edit the line copier changes")
+    commit_all(project, "edit the line the update changes")
 
-    with pytest.raises(ScaffoldError, match=r"conflict markers in src/shop/") as raised:
+    with pytest.raises(ScaffoldError, match=r"nothing changed: .*src/shop/services/__init__\.py"):
         add_service(project, "billing")
-    assert "<<<<<<<" in registry.read_text()
-
-    undo = str(raised.value).split("`")[-2]  # the message's undo command, run as a user would
-    subprocess.run(undo, shell=True, cwd=project, check=True, capture_output=True)
-    assert git(project, "status", "--porcelain") == ""
+    assert_untouched(project)
     assert registry.read_text() == edited

@@ -16,9 +16,9 @@ import copier
 import pytest
 import yaml
 from pgdbm import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
-from pgdbm_shared_pool import cli, names
+from pgdbm_shared_pool import cli, naming, template
 
-ROOT = names.template_root()
+ROOT = template.template_root()
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
 # (answers, text the one-line error must contain)
@@ -32,7 +32,7 @@ REJECTIONS: dict[str, tuple[dict[str, object], str]] = {
     "space": ({"services": ["a b"]}, 'service "a b"'),
     "non-ascii": ({"services": ["é"]}, 'service "é"'),
     "trailing newline": ({"services": ["users\n"]}, 'service "users\\n"'),
-    "leading underscore": ({"services": ["_users"]}, 'service "_users"'),
+    "dunder": ({"services": ["__init__"]}, 'service "__init__": a name starting with __'),
     "not a string": ({"services": [1]}, "service 1:"),
     "public": ({"services": ["public"]}, 'service "public": reserved by PostgreSQL'),
     "pg_ prefix": ({"services": ["pg_x"]}, 'service "pg_x": reserved by PostgreSQL'),
@@ -148,7 +148,7 @@ def test_shared_pool_new_rejects_on_one_line_and_writes_nothing(
     data, expected = REJECTIONS[case]
     dest = tmp_path / "project"
     code, out, err = shared_pool_new(capsys, dest, with_defaults(data))
-    assert code == 1
+    assert code == 2
     assert out == ""
     error_lines = [line for line in err.splitlines() if "error:" in line]
     assert len(error_lines) == 1 and expected in error_lines[0], err
@@ -162,7 +162,7 @@ def test_rejection_leaves_an_empty_destination_empty(
     dest = tmp_path / "empty"
     dest.mkdir()
     code, _, _ = shared_pool_new(capsys, dest, {"services": ["order"]})
-    assert code == 1
+    assert code == 2
     assert list(dest.iterdir()) == []
 
 
@@ -172,7 +172,7 @@ def test_defaulted_package_name_is_validated_too(
     # copier skips validators for defaults; the folder name makes package_name "1st_app".
     dest = tmp_path / "1st-app"
     code, _, err = shared_pool_new(capsys, dest, {"services": ["users"]})
-    assert code == 1
+    assert code == 2
     assert 'package_name "1st_app"' in err
     assert not dest.exists()
 
@@ -226,7 +226,7 @@ async def test_every_reserved_word_is_rejected_by_copier_and_the_cli(
     with pytest.raises(ValueError) as raised:
         copier_copy(template, tmp_path / "via-copier", {"services": reserved})
     code, _, err = shared_pool_new(capsys, tmp_path / "via-cli", {"services": reserved})
-    assert code == 1
+    assert code == 2
     for word in reserved:
         reason = f'service "{word}": a reserved PostgreSQL keyword'
         assert reason in str(raised.value), word
@@ -236,7 +236,7 @@ async def test_every_reserved_word_is_rejected_by_copier_and_the_cli(
 
 async def test_other_keywords_are_accepted(template: Path, pg_server, tmp_path: Path) -> None:
     unreserved = await server_keywords(pg_server.dsn, ("U", "C"))
-    allowed = [w for w in unreserved if w not in names.python_keywords()]
+    allowed = [w for w in unreserved if w not in naming.PYTHON_KEYWORDS]
     assert {"name", "value"} <= set(allowed)
     copier_copy(template, tmp_path / "p", {"services": allowed}, pretend=True)
 

@@ -1,36 +1,49 @@
-"""`shared-pool new`, `add-service` and `remove-service`: a thin layer over copier's API.
+"""Create a project and add or remove its services: a thin layer over copier's API.
 
-The template is the one `copier copy` uses (`names.template_root()`), and every answer is
-checked by copier.yml's own validators, which copier runs before it writes a file: there is
-no second copy of the naming rules here.
+The template is the one `copier copy` uses (`template.template_root()`). Names are checked by
+the naming rule (naming.py) before copier starts, every answer again by copier.yml's
+validators before copier writes a file; copier renders once. Nothing here prints: callers
+pass a `progress` callback.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import shutil
 import subprocess
-import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-
-from . import names
+from . import __version__, naming, three_way
+from .template import (
+    ANSWERS_FILE,
+    askable_questions,
+    copier_config,
+    fingerprint,
+    load_answers,
+    template_root,
+)
 
 if TYPE_CHECKING:
     import copier
 
-ANSWERS_FILE = ".copier-answers.yml"
 Progress = Callable[[str], None]
+# Recorded in the answers file next to copier's own `_src_path` and `_commit`.
+FINGERPRINT_KEY = "_template_fingerprint"
+VERSION_KEY = "_template_package_version"
 
 
 class ScaffoldError(Exception):
     """A one-line, user-facing reason why nothing (or nothing more) was written."""
+
+
+class InvalidAnswers(ScaffoldError):
+    """An answer the template refuses (a name, a value, an unknown question): nothing written."""
 
 
 @dataclass(frozen=True)
@@ -46,16 +59,6 @@ def _silent(_: str) -> None:
     pass
 
 
-def askable_questions(template: Path) -> frozenset[str]:
-    """Question names a caller may answer; computed values (`when: false`) are not answers."""
-    config = yaml.safe_load((template / "copier.yml").read_text(encoding="utf-8"))
-    return frozenset(
-        key
-        for key, spec in config.items()
-        if not key.startswith("_") and not (isinstance(spec, dict) and spec.get("when") is False)
-    )
-
-
 def new_project(
     dest: Path,
     *,
@@ -69,57 +72,37 @@ def new_project(
     template: Path | None = None,
     progress: Progress = _silent,
 ) -> ScaffoldResult:
-    """Render the template into `dest`, non-interactively.
+    """Render the template into `dest`, non-interactively, with one copier run.
 
     On any error nothing is left behind: a dest that did not exist does not exist, an empty
     one is empty again (with `overwrite`, files already rewritten in a non-empty dest stay).
+    Refused answers raise InvalidAnswers before anything is written.
 
-    `project_name` defaults to dest's folder name and `package_name` to copier.yml's default
-    derived from it. `extra` answers any other question of copier.yml (`pool_max_size`, ...).
+    `project_name` defaults to dest's folder name and `package_name` to one derived from it,
+    as copier.yml's defaults do for plain `copier copy`. `extra` answers any other question
+    of copier.yml (`pool_max_size`, ...), typed as copier.yml types them.
 
     Template version: when the template is a git checkout, `vcs_ref` defaults to ``"HEAD"``,
     the commit that is checked out, *including uncommitted edits* -- not copier's default,
     the latest tag, which would silently render an older template than the one on disk.
-    The project records the absolute `_src_path` and `_commit` (``git describe``), which
-    `add_service` needs later. A project rendered from uncommitted edits records a throw-away
-    commit, so it cannot be updated; `progress` says so. Pass a tag to render a release.
-    A bundled (non-git) template has no versions: its projects cannot be updated.
+    The project records the absolute `_src_path`, copier's `_commit` for a git template, and
+    for any template its content's fingerprint (`_template_fingerprint`, template.fingerprint)
+    and this package's version: `add_service` regenerates the project's template from them.
 
     Copier's user settings file is ignored, so answers depend only on the arguments.
     """
-    template = (template or names.template_root()).resolve()
-    dest = Path(dest).absolute()
-    data: dict[str, object] = dict(extra or {})
-    _reject_unknown_answers(data, template)
-    # The keyword arguments are shortcuts for answers; left at their defaults, extra decides.
-    for key, value in (
-        # Not list(): a str would become its characters; copier's validator rejects non-lists.
-        ("services", list(services) if isinstance(services, list | tuple) else services),
-        ("project_name", project_name),
-        ("package_name", package_name),
-        ("use_tenants", use_tenants or None),
-    ):
-        if value is not None and key in data:
-            raise ScaffoldError(f"answer {key} given twice (as an argument and in extra)")
-        if value is not None:
-            data[key] = value
-    data.setdefault("project_name", dest.name)
+    template = (template or template_root()).resolve()
+    dest = Path(os.path.abspath(dest))  # normalised: no `..` in what is recorded or shown
+    data = _answers(dest, template, services, project_name, package_name, use_tenants, extra)
     pre_existing = _check_destination(dest, overwrite)
     ref = vcs_ref or ("HEAD" if _is_git_root(template) else None)
 
-    # Copier validates --data answers but not defaults, so a first dry run resolves the
-    # defaults (package_name from project_name) and the real run validates every answer.
-    progress(f"checking answers against {template / 'copier.yml'}")
+    progress(f"rendering {template} ({ref or 'not a git checkout'}) into {dest}")
     source = {"src_path": str(template), "dst_path": dest, "vcs_ref": ref, "overwrite": overwrite}
-    dry_run = _copier("run_copy", progress, data=data, pretend=True, **source)
-    questions = askable_questions(template)
-    combined, hidden = dry_run.answers.combined, dry_run.answers.hidden
-    answers = {k: v for k, v in combined.items() if k in questions and k not in hidden}
-
-    progress(f"rendering {template.name}@{ref or 'plain directory'} into {dest}")
     created_root = _first_missing_ancestor(dest)
     try:
-        _copier("run_copy", progress, data=answers, **source)
+        _copier("run_copy", progress, data=data, **source)
+        _record_template_version(dest, template)
     except BaseException:
         _remove_new_paths(dest, created_root, pre_existing)
         raise
@@ -128,88 +111,161 @@ def new_project(
     return ScaffoldResult(dest, read_answers(dest), created, changed=[], removed=[])
 
 
-def add_service(project: Path, name: str, *, progress: Progress = _silent) -> ScaffoldResult:
-    """`copier update` with `name` appended to the project's services, at its template commit.
+def _answers(
+    dest: Path,
+    template: Path,
+    services: Sequence[str],
+    project_name: str | None,
+    package_name: str | None,
+    use_tenants: bool,
+    extra: Mapping[str, object] | None,
+) -> dict[str, object]:
+    """Every answer for copier, the derived names included, checked by the naming rule."""
+    data: dict[str, object] = dict(extra or {})
+    _reject_unknown_answers(data, template)
+    # The keyword arguments are shortcuts for answers; left at their defaults, extra decides.
+    for key, value in (
+        # Not list(): a str would become its characters; the naming rule rejects non-lists.
+        ("services", list(services) if isinstance(services, list | tuple) else services),
+        ("project_name", project_name),
+        ("package_name", package_name),
+        ("use_tenants", use_tenants or None),
+    ):
+        if value is not None and key in data:
+            raise InvalidAnswers(f"answer {key} given twice (as an argument and in extra)")
+        if value is not None:
+            data[key] = value
+    # copier.yml's defaults, computed here so that they are validated too (copier validates
+    # only given answers) and copier renders once.
+    data.setdefault("project_name", Path(os.path.realpath(dest)).name)
+    if isinstance(data["project_name"], str):
+        data.setdefault("package_name", naming.default_package_name(data["project_name"]))
+    _check_names(data, template)
+    return data
 
-    The project must be a git repository with a clean tree (so the update is reviewable and
-    can be undone); the template version does not change -- only the answer does.
+
+def _check_names(answers: Mapping[str, object], template: Path) -> None:
+    """InvalidAnswers for the first name the naming rule refuses (defaults from copier.yml)."""
+    config = copier_config(template)
+    problem = naming.answers_problem(
+        {key: answers.get(key, config[key].get("default")) for key in naming.NAMING_QUESTIONS}
+    )
+    if problem is not None:
+        question, reason = problem
+        answer = json.dumps(answers.get(question), ensure_ascii=False, default=str)
+        raise InvalidAnswers(f"invalid {question}={answer}: {reason}")
+
+
+def add_service(project: Path, name: str, *, progress: Progress = _silent) -> ScaffoldResult:
+    """The project's template re-rendered with `name` appended to its services, merged into it.
+
+    A three-way merge as `copier update` does it (three_way.py), at the project's own template
+    version -- only the answer changes. The template may be a git checkout or a plain folder
+    (an installed copy of the skill), and the project need not be a git repository: nothing is
+    written unless every file merges cleanly, and user edits are kept.
     """
-    services = list(read_answers(project).get("services") or [])
+    answers = read_answers(project)
+    services = list(answers.get("services") or [])
     if name in services:
-        raise ScaffoldError(f"service {name!r} already exists in {project}")
+        raise InvalidAnswers(f"service {name!r} already exists in {project}")
+    source = answers.get("_src_path")
+    template = Path(source) if source and (Path(source) / "copier.yml").is_file() else None
+    _check_names({**answers, "services": [*services, name]}, template or template_root())
     return _update_services(project, [*services, name], progress)
 
 
 def remove_service(project: Path, name: str, *, progress: Progress = _silent) -> ScaffoldResult:
-    """`copier update` without `name`: its folder and registry entry go, user edits stay."""
+    """As add_service, without `name`: its package and registry entry go, user edits stay (a
+    file of its package that the user changed is a conflict: nothing is deleted)."""
     services = list(read_answers(project).get("services") or [])
     if name not in services:
-        raise ScaffoldError(f"service {name!r} is not one of {project}'s services: {services}")
+        raise InvalidAnswers(f"service {name!r} is not one of {project}'s services: {services}")
     return _update_services(project, [s for s in services if s != name], progress)
 
 
 def read_answers(project: Path) -> dict[str, Any]:
-    answers_path = Path(project) / ANSWERS_FILE
-    if not answers_path.is_file():
+    answers = load_answers(project)
+    if answers is None:
         raise ScaffoldError(f"{project} has no {ANSWERS_FILE}: not a generated project")
-    return dict(yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {})
+    return answers
 
 
 def _update_services(project: Path, services: list[str], progress: Progress) -> ScaffoldResult:
-    project = Path(project).absolute()
+    project = Path(os.path.abspath(project))
     answers = read_answers(project)
-    progress(f"checking {project} is a clean git repository")
-    if _git(project, "rev-parse", "--show-toplevel") is None:
-        raise ScaffoldError(
-            f"{project} is not a git repository: run `git init && git add -A && git commit`"
-        )
-    dirty = _git(project, "status", "--porcelain")
-    if dirty:
-        raise ScaffoldError(
-            f"{project} has uncommitted changes ({len(dirty.splitlines())} paths): "
-            "commit or stash them first, so the update can be reviewed and undone"
-        )
-    source, commit = answers.get("_src_path"), answers.get("_commit")
-    if not source or not commit:
-        raise ScaffoldError(
-            f"{project} was rendered from a template that is not a git checkout: "
-            "its original version cannot be regenerated, so copier cannot update it"
-        )
-    if _git(Path(source), "cat-file", "-e", f"{commit}^{{commit}}") is None:
-        raise ScaffoldError(
-            f"template commit {commit} is not in {source}: the project was rendered from "
-            "uncommitted template edits (or the checkout moved), so it cannot be updated"
-        )
-
-    # A dry run validates the new list in a fraction of the update's time, before git work.
-    progress("checking the new services against copier.yml")
-    template = Path(source)
+    template, ref = _recorded_template(project, answers)
     kept = {k: v for k, v in answers.items() if k in askable_questions(template)}
-    new_answers = {**kept, "services": services}
-    at_commit = {"dst_path": project, "vcs_ref": str(commit), "overwrite": True}
-    _copier("run_copy", progress, src_path=source, data=new_answers, pretend=True, **at_commit)
-
-    before = _files(project)
-    progress(f"copier update: services {answers.get('services')} -> {services}")
+    progress(f"regenerating {project.name} from {template} ({ref or 'not a git checkout'})")
+    with tempfile.TemporaryDirectory(prefix="shared-pool-update-") as scratch:
+        renders = {}
+        for label, data in (("old", kept), ("new", {**kept, "services": services})):
+            renders[label] = Path(scratch) / label / project.name  # the same folder name
+            options = {"src_path": str(template), "dst_path": renders[label], "vcs_ref": ref}
+            _copier("run_copy", progress, data=data, **options)
+            _record_template_version(renders[label], template)
+        try:
+            answers_file = frozenset({Path(ANSWERS_FILE)})
+            change = three_way.plan(project, renders["old"], renders["new"], answers_file)
+        except three_way.MergeConflict as conflict:
+            raise ScaffoldError(
+                f"nothing changed: the update conflicts with your edits in {conflict}"
+            ) from conflict
+    progress(f"services {answers.get('services')} -> {services}")
     try:
-        _copier("run_update", progress, data={"services": services}, **at_commit)
-    except BaseException:
-        # The tree was clean, so everything that differs now was written by this update.
-        _git(project, "checkout", "HEAD", "--", ".")
-        _git(project, "clean", "-fdq")
-        raise
-    after = _files(project)
-    diff = _git(project, "diff", "--name-only", "--relative", "HEAD") or ""
-    changed = sorted({Path(line) for line in diff.splitlines()} & before & after)
-    conflicts = [str(p) for p in changed if "<<<<<<< " in (project / p).read_text(errors="replace")]
-    if conflicts:
-        raise ScaffoldError(
-            f"copier update left conflict markers in {', '.join(conflicts)}: resolve them "
-            "(git diff), or undo the update: `git checkout HEAD -- . && git clean -fd`"
-        )
-    created, removed = sorted(after - before), sorted(before - after)
+        three_way.apply(project, change)
+    except OSError as error:
+        raise ScaffoldError(f"nothing changed (every file was put back): {error}") from error
+    created, changed, removed = change.created, change.changed, sorted(change.deletes)
     progress(f"created {len(created)} files, changed {len(changed)}, removed {len(removed)}")
     return ScaffoldResult(project, read_answers(project), created, changed, removed)
+
+
+def _recorded_template(project: Path, answers: Mapping[str, Any]) -> tuple[Path, str | None]:
+    """The template folder and git ref that render the project's own template version.
+
+    A git template at the recorded `_commit`, if that commit exists; otherwise the recorded
+    folder, or the template this package ships, if its content has the recorded fingerprint.
+    ScaffoldError, saying what to do, when no template of that version is at hand.
+    """
+    source, commit = answers.get("_src_path"), answers.get("_commit")
+    recorded = answers.get(FINGERPRINT_KEY)
+    if source and commit and _has_commit(Path(source), str(commit)):
+        return Path(source), str(commit)
+    candidates = [Path(source)] if source else []
+    candidates.append(template_root())
+    found = {}
+    for folder in candidates:
+        if (folder / "copier.yml").is_file():
+            found[folder] = fingerprint(folder)
+            if recorded and found[folder] == recorded:
+                return folder, ("HEAD" if _is_git_root(folder) else None)
+    if not recorded:
+        raise ScaffoldError(
+            f"{project} records no template version (`{FINGERPRINT_KEY}`; it was made by "
+            f"plain copier from a folder, or by an older shared-pool), so its template cannot "
+            "be regenerated: add the service by hand (the skill's references/fastapi.md, "
+            "'Adding a service')"
+        )
+    made_with = answers.get(VERSION_KEY, "an unknown version")
+    held = ", ".join(f"{folder} has {value}" for folder, value in found.items()) or "none found"
+    raise ScaffoldError(
+        f"{project} was generated from template {recorded} (pgdbm-shared-pool {made_with}), "
+        f"but the template differs now ({held}); services are added and removed only at the "
+        "project's own template version. Install the skill version the project was made with "
+        "and run it from there, or add the service by hand (the skill's references/fastapi.md)"
+    )
+
+
+def _has_commit(repository: Path, commit: str) -> bool:
+    return _git(repository, "cat-file", "-e", f"{commit}^{{commit}}") is not None
+
+
+def _record_template_version(project: Path, template: Path) -> None:
+    """Append the template's fingerprint and this package's version to the answers file (copier
+    records `_commit` only for git templates; these let any copy of the template be matched)."""
+    with (project / ANSWERS_FILE).open("a", encoding="utf-8") as answers:
+        answers.write(f"{FINGERPRINT_KEY}: {fingerprint(template)}\n")
+        answers.write(f"{VERSION_KEY}: {__version__}\n")
 
 
 def _copier(
@@ -226,15 +282,15 @@ def _copier(
         try:
             worker = run(settings=copier.Settings(), defaults=True, quiet=True, **options)
         except ValueError as error:
-            raise ScaffoldError(_reword_validation_error(str(error), options["data"])) from error
+            raise InvalidAnswers(_reword_validation_error(str(error), options["data"])) from error
         except Exception as error:
             reason = str(error).strip().splitlines() or [type(error).__name__]
             raise ScaffoldError(f"copier failed: {reason[0]}") from error
     dirty = any(issubclass(w.category, DirtyLocalWarning) for w in caught)
     if dirty and not options.get("pretend"):
         progress(
-            "warning: the template checkout has uncommitted changes; they are included, "
-            "but this project cannot be updated (add-service) from them later"
+            "warning: the template checkout has uncommitted changes; they are included, and "
+            "add-service works on this project only while the template stays as it is now"
         )
     return worker
 
@@ -254,7 +310,7 @@ def _reject_unknown_answers(data: Mapping[str, object], template: Path) -> None:
     questions = askable_questions(template)
     unknown = sorted(set(data) - questions)
     if unknown:
-        raise ScaffoldError(
+        raise InvalidAnswers(
             f"unknown question(s) {', '.join(unknown)}; "
             f"copier.yml asks: {', '.join(sorted(questions))}"
         )
@@ -310,122 +366,3 @@ def _git(cwd: Path, *args: str) -> str | None:
     except OSError:
         return None
     return done.stdout.rstrip() if done.returncode == 0 else None  # keep porcelain columns
-
-
-# --- command line ------------------------------------------------------------------------
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    new = subparsers.add_parser(
-        "new",
-        help="create a project from the template (copier copy, non-interactive)",
-        description="Render the copier template into DEST. Answers are checked by copier.yml's "
-        "validators before anything is written; on error DEST is left as it was. From a git "
-        "checkout the template is its HEAD, uncommitted edits included.",
-    )
-    new.add_argument("dest", type=Path, metavar="DEST", help="new or empty folder")
-    new.add_argument(
-        "--service",
-        dest="services",
-        action="append",
-        metavar="NAME",
-        help="a service (schema + migrations + router); repeat for more. Required unless "
-        "--data services=[...] is given",
-    )
-    new.add_argument("--project-name", help="human-readable name (default: DEST's folder name)")
-    new.add_argument("--package-name", help="Python package (default: derived from the name)")
-    new.add_argument("--tenants", action="store_true", help="add the schema-per-tenant extension")
-    new.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="answer any other copier.yml question, as `copier copy --data` does "
-        "(e.g. pool_max_size=20)",
-    )
-    new.add_argument("--force", action="store_true", help="render into a non-empty DEST")
-    new.add_argument("--json", action="store_true", help="print dest, answers, created as JSON")
-    new.set_defaults(func=_run_new)
-
-    for command, verb, function in (
-        ("add-service", "add", add_service),
-        ("remove-service", "remove", remove_service),
-    ):
-        sub = subparsers.add_parser(
-            command,
-            help=f"{verb} a service of a generated project (copier update)",
-            description=f"{verb.capitalize()} a service with `copier update` at the project's "
-            "template commit. PROJECT must be a git repository with a clean tree; user edits "
-            "to shared files are kept.",
-        )
-        sub.add_argument("project", type=Path, metavar="PROJECT", help="the generated project")
-        sub.add_argument("name", metavar="NAME", help="service name")
-        sub.add_argument("--json", action="store_true", help="print the result as JSON")
-        sub.set_defaults(func=lambda args, f=function: _run_update(args, f))
-
-
-def _stderr_progress(message: str) -> None:
-    print(f"shared-pool: {message}", file=sys.stderr, flush=True)
-
-
-def _run_new(args: argparse.Namespace) -> int:
-    extra: dict[str, object] = {}
-    for item in args.data:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            return _usage_error(f"--data expects KEY=VALUE, got {item!r}")
-        extra[key.strip()] = value
-    services = args.services or []
-    if "services" in extra:
-        if services:
-            return _usage_error("give services with --service or --data services=..., not both")
-        # Parsed as copier parses a `type: yaml` answer; its validator judges the result.
-        try:
-            services = yaml.safe_load(str(extra.pop("services")))
-        except yaml.YAMLError as error:
-            return _usage_error(f"--data services=...: not YAML ({error.__class__.__name__})")
-    elif not services:
-        return _usage_error("at least one --service NAME is required")
-    try:
-        result = new_project(
-            args.dest,
-            services=services,
-            project_name=args.project_name,
-            package_name=args.package_name,
-            use_tenants=args.tenants,
-            extra=extra,
-            overwrite=args.force,
-            progress=_stderr_progress,
-        )
-    except ScaffoldError as error:
-        print(f"shared-pool new: error: {error}", file=sys.stderr)
-        return 1
-    if args.json:
-        _print_json(result)
-    else:
-        print(f"Created {args.dest} with services: {', '.join(result.answers['services'])}")
-        print(f"Next steps:\n  cd {args.dest}\n  make install\n  make test")
-    return 0
-
-
-def _run_update(args: argparse.Namespace, function: Callable[..., ScaffoldResult]) -> int:
-    try:
-        result = function(args.project, args.name, progress=_stderr_progress)
-    except ScaffoldError as error:
-        print(f"shared-pool {args.command}: error: {error}", file=sys.stderr)
-        return 1
-    if args.json:
-        _print_json(result)
-    else:
-        print(f"Services of {args.project}: {', '.join(result.answers['services'])}")
-        print("Review with `git status` / `git diff`, then commit.")
-    return 0
-
-
-def _print_json(result: ScaffoldResult) -> None:
-    print(json.dumps(asdict(result), indent=2, default=str))  # default=str: paths
-
-
-def _usage_error(message: str) -> int:
-    print(f"shared-pool: error: {message}", file=sys.stderr)
-    return 2

@@ -27,6 +27,8 @@ class Rule(Protocol):
     FIX: str
     GOOD_EXAMPLES: Sequence[str]
     BAD_EXAMPLES: Sequence[str]
+    # Tests do this on purpose (pytest.raises cases, fixtures owning a pool): not reported there.
+    EXEMPT_TESTS: bool
 
     def check(self, project: Project) -> Iterable[Hit]: ...
 
@@ -91,14 +93,18 @@ def select_rules(select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list
 _RECURSION_LIMIT = 10_000
 
 
-def run_rules(project: Project, rules: Iterable[Rule]) -> list[Finding]:
+def run_rules(
+    project: Project, rules: Iterable[Rule], *, include_tests: bool = False
+) -> list[Finding]:
+    """Sorted findings of `rules`; test code only for rules that do not exempt it (or all)."""
     findings: set[Finding] = set()
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
     try:
         for rule in rules:
+            exempt = rule.EXEMPT_TESTS and not include_tests
             for hit in rule.check(project):
-                if _silenced(hit, rule.CODE):
+                if (exempt and hit.source.is_test) or _silenced(hit, rule.CODE):
                     continue
                 message = hit.message or rule.MESSAGE
                 findings.add(

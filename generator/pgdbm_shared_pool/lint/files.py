@@ -13,14 +13,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..source_tree import walk
 from .engine import Finding
 from .project import Project
 from .sources import PythonSource, SqlSource
 
-SKIPPED_DIRS = frozenset(
-    {".venv", "venv", "__pycache__", ".git", "node_modules", "build", "dist", ".tox"}
-    | {".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages", ".nox", ".eggs"}
-)
 UNPARSABLE = "E999"  # flake8's code for a file Python cannot parse
 UNPARSABLE_FIX = "Fix the syntax error, or leave the file out: nothing in it was checked."
 
@@ -142,9 +139,8 @@ def _walk(root: Path, skipped: list[str]) -> Iterator[Path]:
     def unreadable(error: OSError) -> None:
         skipped.append(f"{error.filename}: skipped, {error.strerror or error}")
 
-    for directory, subdirectories, files in os.walk(root, onerror=unreadable):
-        subdirectories[:] = sorted(d for d in subdirectories if d not in SKIPPED_DIRS)
-        in_migrations = "migrations" in Path(directory).parts
-        for name in sorted(files):
+    for directory, files in walk(root, onerror=unreadable):
+        in_migrations = "migrations" in directory.parts
+        for name in files:
             if name.endswith(".py") or (name.endswith(".sql") and in_migrations):
-                yield Path(directory, name)
+                yield directory / name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from .sources import PythonSource
 from .syntax import FUNCTION_NODES, PGDBM_CLASSES, Scope, dotted, simple_name
@@ -14,8 +15,17 @@ _SKIPPED = frozenset({ast.Load, ast.Store, ast.Del})
 _RECORDED = frozenset(
     {ast.Call, ast.Return, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef}
     | {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.With, ast.AsyncWith}
-    | {ast.Import, ast.ImportFrom}
+    | {ast.Import, ast.ImportFrom, ast.For, ast.AsyncFor}
 )
+
+
+@dataclass(frozen=True)
+class ImportedFrom:
+    """`from <module> import <names>` (level = leading dots), or `import <module>` (no names)."""
+
+    module: str
+    level: int
+    names: list[str]
 
 
 class ModuleSyntax:
@@ -24,20 +34,27 @@ class ModuleSyntax:
     def __init__(self, source: PythonSource) -> None:
         self.source = source
         self.imported: dict[str, str] = {}  # local name -> pgdbm class or "module"
+        self.imports: list[ImportedFrom] = []
+        self.imported_packages: set[str] = set()  # top-level packages of absolute imports
         self.foreign: set[str] = set()  # names imported from elsewhere
         self.parents: dict[ast.AST, ast.AST] = {}
         self.scope_of: dict[ast.AST, Scope] = {}
         self.calls: list[ast.Call] = []
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         self.classes: list[tuple[str, list[str]]] = []  # name, simple names of the bases
+        self.class_nodes: list[ast.ClassDef] = []
         self.returns: list[tuple[ast.AST, ast.expr]] = []  # function, returned value
         self.closing_functions: set[str] = set()  # functions that close() a parameter
         self.assignments: list[tuple[ast.expr, ast.expr | None, ast.stmt]] = []
         self.self_attributes: dict[tuple[ast.ClassDef, str], list[tuple[ast.expr, Scope]]] = {}
         self.attributes: dict[str, list[tuple[ast.expr, Scope]]] = {}  # "state.pool" -> values
+        self.attribute_annotations: dict[tuple[ast.ClassDef, str], ast.expr] = {}
         self.module_scope = Scope(source.tree, None, None)
+        self.scopes: dict[ast.AST, Scope] = {source.tree: self.module_scope}  # function -> body
         self._walk()
-        self.calls.sort(key=lambda call: (call.lineno, call.col_offset))
+        self.calls.sort(key=_position)
+        for scope in self.scopes.values():
+            scope.calls.sort(key=_position)
         self.assignments.sort(key=lambda item: (item[2].lineno, item[2].col_offset))
 
     # --- the walk -------------------------------------------------------------------
@@ -66,11 +83,13 @@ class ModuleSyntax:
                     if kind in _RECORDED:
                         if kind is ast.ClassDef:
                             child_class = child  # type: ignore[assignment]
+                            self.class_nodes.append(child)  # type: ignore[arg-type]
                             self.classes.append(
                                 (child.name, [simple_name(b) or "" for b in child.bases])  # type: ignore[attr-defined]
                             )
                         elif kind in FUNCTION_NODES:
                             child_scope = self._function_scope(child, scope, class_node)  # type: ignore[arg-type]
+                            self.scopes[child] = child_scope
                         self._record(child, child_scope)
                     scope_of[child] = child_scope
                     stack.append((child, child_scope, child_class))
@@ -83,6 +102,7 @@ class ModuleSyntax:
     ) -> Scope:
         arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)
         scope = Scope(function, parent, class_node, frozenset(arg.arg for arg in arguments))
+        parent.children.append(scope)
         for arg in arguments:
             if arg.annotation is not None:
                 scope.annotations[arg.arg] = arg.annotation
@@ -91,6 +111,7 @@ class ModuleSyntax:
     def _record(self, node: ast.AST, scope: Scope) -> None:
         if isinstance(node, ast.Call):
             self.calls.append(node)
+            scope.calls.append(node)
             func = node.func
             if (
                 isinstance(func, ast.Attribute)
@@ -103,12 +124,17 @@ class ModuleSyntax:
         elif isinstance(node, ast.Return):
             if node.value is not None:
                 self.returns.append((scope.node, node.value))
+                scope.returns.append(node.value)
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            scope.loops.append(node)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.functions.setdefault(node.name, []).append(node)
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 self._bind(target, node.value, scope, node)
         elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+            if isinstance(node, ast.AnnAssign):
+                self._annotate(node, scope)
             self._bind(node.target, node.value, scope, node)
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 scope.annotations[node.target.id] = node.annotation
@@ -121,8 +147,22 @@ class ModuleSyntax:
         elif isinstance(node, ast.ImportFrom | ast.Import):
             self._record_import(node)
 
+    def _annotate(self, node: ast.AnnAssign, scope: Scope) -> None:
+        """`self.db: Manager = ...` in a method, or `db: Manager` in a class body."""
+        target, class_node = node.target, scope.class_node
+        if class_node is None:
+            return
+        if isinstance(target, ast.Attribute) and dotted(target.value) in ("self", "cls"):
+            self.attribute_annotations[(class_node, target.attr)] = node.annotation
+        elif isinstance(target, ast.Name) and self.parents.get(node) is class_node:
+            self.attribute_annotations[(class_node, target.id)] = node.annotation
+
     def _record_import(self, node: ast.ImportFrom | ast.Import) -> None:
         if isinstance(node, ast.ImportFrom):
+            names = [alias.name for alias in node.names]
+            self.imports.append(ImportedFrom(node.module or "", node.level, names))
+            if node.level == 0 and node.module:
+                self.imported_packages.add(node.module.split(".")[0])
             pgdbm = (node.module or "").split(".")[0] == "pgdbm"
             for alias in node.names:
                 local = alias.asname or alias.name
@@ -133,6 +173,8 @@ class ModuleSyntax:
             return
         for alias in node.names:
             top = alias.name.split(".")[0]
+            self.imports.append(ImportedFrom(alias.name, 0, []))
+            self.imported_packages.add(top)
             if top == "pgdbm":
                 self.imported[alias.asname or top] = "module"
             else:
@@ -149,6 +191,7 @@ class ModuleSyntax:
             return
         if isinstance(stmt, ast.stmt):
             self.assignments.append((target, value, stmt))
+            scope.assignments.append((target, value))
         if value is None:
             return
         if isinstance(target, ast.Name):
@@ -171,9 +214,13 @@ class ModuleSyntax:
             yield node
 
     def enclosing_function(self, node: ast.AST) -> ast.AST:
-        return next(
-            (a for a in self.ancestors(node) if isinstance(a, FUNCTION_NODES)), self.source.tree
-        )
+        """The function (or the module) whose body holds `node`."""
+        scope = self.scope_of.get(node)
+        if scope is None:
+            return self.source.tree
+        if scope.node is node:  # a function: the one it is defined in
+            scope = scope.parent or self.module_scope
+        return scope.node
 
     def in_finally(self, node: ast.AST, stop: ast.AST) -> ast.Try | ast.TryStar | None:
         """The innermost try (below `stop`) whose `finally` contains `node`."""
@@ -187,3 +234,7 @@ class ModuleSyntax:
                 return ancestor
             child = ancestor
         return None
+
+
+def _position(node: ast.expr) -> tuple[int, int]:
+    return node.lineno, node.col_offset

@@ -15,7 +15,9 @@ from pathlib import PurePath
 
 from . import sql
 
-_TEST_DIRS = frozenset({"tests", "test"})
+_TEST_DIRS = frozenset({"tests", "test", "testing", "fixtures"})
+# Test support inside a package (pgdbm.testing, a pytest plugin) builds pools per test too.
+_TEST_MODULES = frozenset({"conftest.py", "testing.py", "fixtures.py", "pytest_plugin.py"})
 ALL_CODES = frozenset({"*"})
 _STRING_PREFIX = re.compile(r"[rRuUbBfF]*('''|\"\"\"|'|\")")
 
@@ -32,11 +34,11 @@ class Hit:
 
 
 def is_test_path(path: str) -> bool:
-    """tests/, test_*.py, *_test.py, conftest.py: code that does the wrong thing on purpose."""
+    """tests/, test_*.py, conftest.py, testing.py: code that does the wrong thing on purpose."""
     parts = PurePath(path).parts
     name = parts[-1] if parts else path
     return bool(_TEST_DIRS.intersection(parts[:-1])) or (
-        name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+        name.startswith("test_") or name.endswith("_test.py") or name in _TEST_MODULES
     )
 
 
@@ -44,6 +46,7 @@ class _Text:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
+        self.is_test = is_test_path(path)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -80,7 +83,8 @@ class PythonSource(_Text):
     def __init__(self, path: str, text: str) -> None:
         super().__init__(path, text)
         self.tree = ast.parse(text, filename=path)
-        self.is_test = is_test_path(path)
+        self._segments: dict[ast.AST, tuple[int, str]] = {}
+        self._bodies: dict[ast.AST, int | None] = {}
 
     def hit(self, node: ast.AST, message: str | None = None) -> Hit:
         line: int = node.lineno  # type: ignore[attr-defined]
@@ -98,23 +102,54 @@ class PythonSource(_Text):
             return byte_offset
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
 
+    def segment(self, node: ast.AST) -> tuple[int, str]:
+        """The character offset where `node` starts, and its source text (once per node:
+        a long string with many findings is not copied per finding)."""
+        known = self._segments.get(node)
+        if known is None:
+            line: int = node.lineno  # type: ignore[attr-defined]
+            end_line: int = node.end_lineno or line  # type: ignore[attr-defined]
+            begin = self.offset_of(line, self.column(line, node.col_offset))  # type: ignore[attr-defined]
+            end = self.offset_of(end_line, self.column(end_line, node.end_col_offset or 0))  # type: ignore[attr-defined]
+            known = self._segments[node] = (begin, self.text[begin:end])
+        return known
+
+    def pattern_hit(self, node: ast.AST, pattern: re.Pattern[str], message: str) -> Hit:
+        """A hit where `pattern` first matches in `node`'s source text (its start if nowhere)."""
+        begin, segment = self.segment(node)
+        match = pattern.search(segment)
+        start = self.hit(node, message)
+        if match is None:
+            return start
+        target = begin + match.start()
+        line = self.line_of(target)
+        column = target - self._line_starts[line - 1] + 1
+        return Hit(self, line, column, message, start.noqa_line)
+
     def string_hit(self, node: ast.Constant, offset: int, message: str | None = None) -> Hit:
         """A hit at character `offset` of a string literal's value (its start if unmappable)."""
         start = self.hit(node, message)
         end_line = node.end_lineno or node.lineno
-        begin = self.offset_of(node.lineno, start.column - 1)
-        end = self.offset_of(end_line, self.column(end_line, node.end_col_offset or 0))
-        segment = self.text[begin:end]
-        prefix = _STRING_PREFIX.match(segment)
-        if prefix is None:
-            return start
-        opening = prefix.end()
-        body = segment[opening : len(segment) - len(prefix.group(1))]
-        if body != node.value:  # escapes or implicit concatenation: no 1:1 mapping
+        body_start = self._string_body_start(node)
+        if body_start is None:  # escapes or implicit concatenation: no 1:1 mapping
             return Hit(self, start.line, start.column, message, end_line)
-        target = begin + opening + offset
+        target = body_start + offset
         line = self.line_of(target)
         return Hit(self, line, target - self._line_starts[line - 1] + 1, message, end_line)
+
+    def _string_body_start(self, node: ast.Constant) -> int | None:
+        """Offset of the first character of a literal's value in the file, if the source text
+        between the quotes is the value itself (computed once per literal)."""
+        if node not in self._bodies:
+            begin, segment = self.segment(node)
+            prefix = _STRING_PREFIX.match(segment)
+            body_start = None
+            if prefix is not None:
+                opening = prefix.end()
+                body = segment[opening : len(segment) - len(prefix.group(1))]
+                body_start = begin + opening if body == node.value else None
+            self._bodies[node] = body_start
+        return self._bodies[node]
 
 
 class SqlSource(_Text):

@@ -21,6 +21,8 @@ RATIONALE = (
     "iteration exhausts `max_connections` on the server, and an own-pool manager next to the "
     "shared pool doubles the budget. Test code is exempt: tests simulate several processes."
 )
+EXEMPT_TESTS = True
+
 FIX = (
     "Create the pool once per process (the lifespan, or one create_pool() helper), keep it on "
     "app.state, and build each service's AsyncDatabaseManager(pool=pool, schema=...) on it."
@@ -92,10 +94,11 @@ from pgdbm import AsyncDatabaseManager, DatabaseConfig
 
 async def start(config: DatabaseConfig, reports_config: DatabaseConfig):
     pool = await AsyncDatabaseManager.create_shared_pool(config)
+    reports = AsyncDatabaseManager(reports_config)
     try:
-        reports = AsyncDatabaseManager(reports_config)
         await reports.connect()  # SP001
     finally:
+        await reports.disconnect()
         await pool.close()
 """,
 ]
@@ -108,27 +111,35 @@ ROUTE_DECORATORS = frozenset(
 def check(project: Project) -> Iterator[Hit]:
     # Tests build pools per test or per simulated process on purpose.
     modules = [module for module in project.modules() if not module.source.is_test]
+    processes = project.facts.processes
     sites = sorted(
-        (
-            (module, call)
-            for module in modules
-            for call in module.calls
-            if is_create_shared_pool(call)
-        ),
+        ((module, call) for module in modules for call in module.calls if _creates_pool(call)),
         key=lambda site: (site[0].source.path, site[1].lineno, site[1].col_offset),
     )
-    for index, (module, call) in enumerate(sites):
+    once = [site for site in sites if _repeated_per(*site) is None]
+    for module, call in sites:
         repeated = _repeated_per(module, call)
         if repeated is not None:
             yield module.source.hit(call, f"a new pool is created per {repeated}")
-        elif index > 0:
-            first_module, first_call = sites[0]
-            where = f"{first_module.source.path}:{first_call.lineno}"
+            continue
+        first = next(
+            (m, c) for m, c in once if processes.site_together(_site(m, c), _site(module, call))
+        )
+        if first[1] is not call:
+            where = f"{first[0].source.path}:{first[1].lineno}"
             yield module.source.hit(
                 call, f"create_shared_pool is also called at {where}: each call opens another pool"
             )
-    if sites or any(_builds_pool_manager(module) for module in modules):
-        yield from _own_pools(modules)
+    yield from _own_pools(modules, project)
+
+
+def _site(module: ModuleFacts, call: ast.Call) -> tuple[str, str]:
+    function = module.enclosing_function(call)
+    return module.source.path, getattr(function, "name", "")
+
+
+def _creates_pool(call: ast.Call) -> bool:
+    return is_create_shared_pool(call)
 
 
 def _repeated_per(module: ModuleFacts, call: ast.Call) -> str | None:
@@ -152,22 +163,67 @@ def _is_route_decorator(decorator: ast.expr) -> bool:
     )
 
 
-def _builds_pool_manager(module: ModuleFacts) -> bool:
-    """AsyncDatabaseManager(pool=...) anywhere: the code runs on a shared pool."""
-    return any(
-        module.is_manager_class(call.func) and any(kw.arg == "pool" for kw in call.keywords)
+def _own_pools(modules: list[ModuleFacts], project: Project) -> Iterator[Hit]:
+    """connect() on own-pool managers: next to a shared pool, or one per service."""
+    processes = project.facts.processes
+    sites = [
+        (module, call)
+        for module in modules
         for call in module.calls
+        if isinstance(call.func, ast.Attribute)
+        and call.func.attr == "connect"
+        and _own_pool(module, call.func.value)
+    ]
+    for module, call in sites:
+        path = module.source.path
+        if project.facts.on_shared_pool(path):
+            yield module.source.hit(
+                call, "connect() on an own-pool manager opens a second pool next to the shared one"
+            )
+            continue
+        other = next(
+            (
+                (m, c)
+                for m, c in sites
+                if c is not call
+                and processes.site_together(_site(m, c), _site(module, call))
+                and _separate_services(module, call, m, c)
+            ),
+            None,
+        )
+        if other is not None:
+            where = f"{other[0].source.path}:{other[1].lineno}"
+            yield module.source.hit(
+                call,
+                f"each service opens its own pool (another at {where}): share one pool "
+                "from create_shared_pool",
+            )
+
+
+def _own_pool(module: ModuleFacts, receiver: ast.expr) -> bool:
+    value = module.value_of(receiver)
+    return value is not None and value.kind == "manager" and value.pool_based is False
+
+
+def _separate_services(
+    module: ModuleFacts, call: ast.Call, other_module: ModuleFacts, other: ast.Call
+) -> bool:
+    """Two own pools kept side by side: opened in one function (a lifespan opening one per
+    service), or kept on attributes of two different classes (a pool per service object)."""
+    function = module.enclosing_function(call)
+    if other_module is module and other_module.enclosing_function(other) is function:
+        return True
+    return (
+        _kept_on_attribute(call)
+        and _kept_on_attribute(other)
+        and _class_of(module, call) is not _class_of(other_module, other)
     )
 
 
-def _own_pools(modules: list[ModuleFacts]) -> Iterator[Hit]:
-    for module in modules:
-        for call in module.calls:
-            if not (isinstance(call.func, ast.Attribute) and call.func.attr == "connect"):
-                continue
-            value = module.value_of(call.func.value)
-            if value is not None and value.kind == "manager" and value.pool_based is False:
-                yield module.source.hit(
-                    call,
-                    "connect() on an own-pool manager opens a second pool next to the shared one",
-                )
+def _kept_on_attribute(call: ast.Call) -> bool:
+    assert isinstance(call.func, ast.Attribute)
+    return isinstance(call.func.value, ast.Attribute)
+
+
+def _class_of(module: ModuleFacts, node: ast.AST) -> ast.AST | None:
+    return next((a for a in module.ancestors(node) if isinstance(a, ast.ClassDef)), None)

@@ -17,6 +17,8 @@ RATIONALE = (
     "external pool. The pool lifecycle is managed by the pool owner.`, and its `disconnect()` "
     "is a silent no-op: only `pool.close()` closes the pool."
 )
+EXEMPT_TESTS = True
+
 FIX = "Delete the connect() call: the shared pool is already open; its creator closes it."
 GOOD_EXAMPLES = [
     """\

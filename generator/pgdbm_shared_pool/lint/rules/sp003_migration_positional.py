@@ -21,6 +21,8 @@ RATIONALE = (
     "table and the next statement fails, or (for `orders`) foreign keys silently point at the "
     "tracking table."
 )
+EXEMPT_TESTS = False
+
 FIX = 'Pass keywords: AsyncMigrationManager(db, migrations_path=str(path), module_name="users").'
 GOOD_EXAMPLES = [
     """\

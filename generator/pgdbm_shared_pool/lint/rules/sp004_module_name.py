@@ -21,6 +21,8 @@ RATIONALE = (
     "'has been modified after being applied!' if a filename repeats with other content, or is "
     "silently skipped if the content is equal."
 )
+EXEMPT_TESTS = False
+
 FIX = "Give each migration set that shares a schema its own module_name=... (also its lock key)."
 GOOD_EXAMPLES = [
     """\
@@ -33,6 +35,7 @@ HERE = Path(__file__).parent
 
 async def migrate(pool):
     for schema in ("users", "orders"):
+        await pool.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         db = AsyncDatabaseManager(pool=pool, schema=schema)
         migrations = AsyncMigrationManager(db, migrations_path=str(HERE / schema))
         await migrations.apply_pending_migrations()
@@ -46,6 +49,7 @@ HERE = Path(__file__).parent
 
 
 async def migrate(pool):
+    await pool.execute("CREATE SCHEMA IF NOT EXISTS shop")
     db = AsyncDatabaseManager(pool=pool, schema="shop")
     orders = AsyncMigrationManager(db, migrations_path=f"{HERE}/orders", module_name="orders")
     billing = AsyncMigrationManager(db, migrations_path=f"{HERE}/billing", module_name="billing")
@@ -63,6 +67,7 @@ HERE = Path(__file__).parent
 
 
 async def migrate(pool):
+    await pool.execute("CREATE SCHEMA IF NOT EXISTS shop")
     db = AsyncDatabaseManager(pool=pool, schema="shop")
     orders = AsyncMigrationManager(db, migrations_path=f"{HERE}/orders", module_name="orders")
     billing = AsyncMigrationManager(db, migrations_path=f"{HERE}/billing")  # SP004
@@ -78,6 +83,7 @@ HERE = Path(__file__).parent
 
 
 async def migrate(pool):
+    await pool.execute("CREATE SCHEMA IF NOT EXISTS shop")
     orders_db = AsyncDatabaseManager(pool=pool, schema="shop")
     billing_db = AsyncDatabaseManager(pool=pool, schema="shop")
     orders = AsyncMigrationManager(orders_db, f"{HERE}/orders", module_name="shop")
@@ -94,6 +100,7 @@ HERE = Path(__file__).parent
 
 
 async def migrate(pool):
+    await pool.execute("CREATE SCHEMA IF NOT EXISTS shop")
     db = AsyncDatabaseManager(pool=pool, schema="shop")
     for part in ("orders", "billing"):
         migrations = AsyncMigrationManager(db, migrations_path=str(HERE / part))  # SP004

@@ -6,7 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ...names import schema_name_problem
+from ...naming import schema_name_problem
 from ..project import Project
 from ..sources import Hit, PythonSource
 from ..syntax import CONFIG, MANAGER, string_value
@@ -21,6 +21,8 @@ RATIONALE = (
     "are reserved by PostgreSQL, and names over 63 bytes are truncated (pgdbm's own check "
     "`^[a-zA-Z_][a-zA-Z0-9_]{0,62}$` rejects only some of these)."
 )
+EXEMPT_TESTS = False
+
 FIX = "Use a lower-case identifier, not a reserved word, not starting with pg_: users, orders."
 GOOD_EXAMPLES = [
     """\
@@ -85,9 +87,8 @@ def _problem(source: PythonSource, node: ast.expr | None, *, certain: bool) -> I
     """`certain`: pgdbm takes the string as a schema; elsewhere only word-like strings count
     (a `SCHEMA = "CREATE TABLE ..."` constant is DDL, not a schema name)."""
     name = string_value(node)
-    # public is a valid (if unusual) schema for a manager; names.py rejects it as a *service* name.
-    if name is None or name == "public" or not (certain or _WORD.fullmatch(name)):
+    if name is None or not (certain or _WORD.fullmatch(name)):
         return
     problem = schema_name_problem(name)
     if problem is not None:
-        yield source.hit(node, f"schema {problem}")  # type: ignore[arg-type]
+        yield source.hit(node, f"schema {name!r}: {problem}")  # type: ignore[arg-type]

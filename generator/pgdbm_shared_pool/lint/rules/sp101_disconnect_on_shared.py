@@ -18,6 +18,8 @@ RATIONALE = (
     "closing the pool leaks every connection. Only `pool.close()` (by the pool's creator) "
     "closes it."
 )
+EXEMPT_TESTS = True
+
 FIX = "Remove the disconnect() call and close the pool itself once, in the finally of its creator."
 GOOD_EXAMPLES = [
     """\

@@ -1,4 +1,4 @@
-"""`shared-pool check`: parsing and printing over the lint library."""
+"""`shared-pool check`: the lint rules over files and folders, reported ruff-style."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from .lint import Finding, UnknownCode, UsageError, all_rules, load, run_rules, select_rules
+from ._output import UsageError, add_command
+
+if TYPE_CHECKING:
+    from ..lint import Finding, Selection
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    from ..lint import all_rules
+
+    parser = add_command(
+        subparsers,
         "check",
+        run,
         help="lint a project that uses pgdbm's shared pool (the skill's checklist as rules)",
         description=(
             "Report pgdbm shared-pool mistakes as `path:line:col: CODE message` with a fix hint.\n"
@@ -32,23 +40,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--select", default="", help="comma-separated codes or prefixes (SP0)")
     parser.add_argument("--ignore", default="", help="comma-separated codes or prefixes to skip")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..lint import UnknownCode, load, run_rules, select_rules
+    from ..lint import UsageError as BadPath
+
     try:
         rules = select_rules(_codes(args.select), _codes(args.ignore))
         selection = load(args.paths)
-    except (UsageError, UnknownCode) as error:
-        print(f"shared-pool check: error: {error}", file=sys.stderr)
-        return 2
+    except (BadPath, UnknownCode) as error:
+        raise UsageError(str(error)) from error
     for note in selection.skipped:
         print(note, file=sys.stderr)
     findings = run_rules(selection.project, rules)
     # A file that does not parse was not checked: never report that as clean.
     status = 1 if findings or selection.unparsable else 0
     try:
-        _print(args.format, findings, selection.unparsable, selection.empty, args.paths)
+        _print(args.format, findings, selection, args.paths)
+        sys.stdout.flush()
     except BrokenPipeError:  # `check | head`: the reader has all it wants
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -56,37 +66,46 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(
-    output: str,
-    findings: Sequence[Finding],
-    unparsable: Sequence[Finding],
-    empty: bool,
-    paths: Sequence[str],
+    output: str, findings: Sequence[Finding], selection: Selection, paths: Sequence[str]
 ) -> None:
-    if empty:
+    if selection.empty:
         print(
             f"shared-pool check: nothing to check in {' '.join(paths)}: no *.py files, "
             "and no .sql files below a migrations/ folder",
             file=sys.stderr,
         )
     if output == "json":
-        everything = sorted([*findings, *unparsable])
+        everything = sorted([*findings, *selection.unparsable])
         print(json.dumps([finding.as_json() for finding in everything], indent=2))
         return
-    for problem in unparsable:
+    for problem in selection.unparsable:
         print(f"{problem.path}:{problem.line}:{problem.column}: {problem.message}", file=sys.stderr)
     for finding in findings:
         print(f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}")
         print(f"    help: {finding.fix}")
-    print(_summary(len(findings), len(unparsable), empty))
+    print(_summary(len(findings), selection))
 
 
-def _summary(findings: int, unparsable: int, empty: bool) -> str:
+def _summary(findings: int, selection: Selection) -> str:
+    """One line: the findings, then what was not checked (never "passed" for those)."""
+    unparsable, skipped = len(selection.unparsable), len(selection.skipped)
     if findings:
-        return f"Found {findings} finding{'s' if findings != 1 else ''}."
+        parts = [f"Found {_count(findings, 'finding')}"]
+    elif selection.empty:
+        parts = ["No files checked"]
+    elif unparsable or skipped:
+        parts = ["No findings in the files read"]
+    else:
+        parts = ["All checks passed"]
     if unparsable:
-        files = f"{unparsable} file{'s' if unparsable != 1 else ''}"
-        return f"No findings, but {files} could not be parsed."
-    return "No files checked." if empty else "All checks passed."
+        parts.append(f"{_count(unparsable, 'file')} could not be parsed")
+    if skipped:
+        parts.append(f"{_count(skipped, 'file')} skipped (not readable regular files)")
+    return "; ".join(parts) + "."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _codes(text: str) -> list[str]:

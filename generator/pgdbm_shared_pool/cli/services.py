@@ -1,0 +1,50 @@
+"""`shared-pool add-service` and `remove-service`: change a generated project's services."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ._output import UsageError, add_command, fail, print_json, progress, shown
+
+COMMANDS = {"add-service": "add", "remove-service": "remove"}
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    for command, verb in COMMANDS.items():
+        parser = add_command(
+            subparsers,
+            command,
+            run,
+            help=f"{verb} a service of a generated project (a three-way update, as copier's)",
+            description=f"{verb.capitalize()} a service: the project's own template version is "
+            "rendered with the old and the new list of services and the difference is merged "
+            "into PROJECT, keeping user edits. Neither the template nor PROJECT needs to be a "
+            "git repository. Exit 0: done, 1: failed or conflicting edits (nothing changed), "
+            "2: usage error or a name the template refuses.",
+        )
+        parser.add_argument("project", type=Path, metavar="PROJECT", help="the generated project")
+        parser.add_argument("name", metavar="NAME", help="service name")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..scaffold import InvalidAnswers, ScaffoldError, add_service, remove_service
+
+    function = add_service if args.command == "add-service" else remove_service
+    try:
+        result = function(args.project, args.name, progress=progress)
+    except InvalidAnswers as error:
+        raise UsageError(str(error)) from error
+    except ScaffoldError as error:
+        return fail(args.command, str(error))
+    if args.json:
+        print_json(asdict(result))
+    else:
+        print(f"Services of {shown(result.dest)}: {', '.join(result.answers['services'])}")
+        for label, paths in (("created", result.created), ("changed", result.changed)):
+            print(f"{label}: {', '.join(map(str, paths)) or 'nothing'}")
+        print(f"removed: {len(result.removed)} files")
+    return 0

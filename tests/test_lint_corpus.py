@@ -1,0 +1,49 @@
+"""`shared-pool check` on real code: every finding labelled, precision and recall asserted.
+
+The corpus is downloaded from PyPI once (tests/lint_corpus.py); labels and known misses are in
+tests/corpus/. A new finding must be read and labelled, a label no longer found is a regression.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lint_corpus import LABELS, MISSES, PROJECTS, checked_paths, fetch, read_labels
+from pgdbm_shared_pool.lint import check_paths
+
+Key = tuple[str, str, int, str]
+
+
+@pytest.fixture(scope="module")
+def findings() -> set[Key]:
+    found: set[Key] = set()
+    for project in PROJECTS:
+        source = fetch(project)
+        for finding in check_paths(checked_paths(project, source)):
+            relative = Path(finding.path).relative_to(source).as_posix()
+            found.add((project.name, relative, finding.line, finding.code))
+    return found
+
+
+def test_every_finding_is_labelled_and_every_label_is_found(findings: set[Key]) -> None:
+    labelled = {label.key for label in read_labels(LABELS)}
+    assert sorted(findings - labelled) == [], "new findings: read them, label them TP or FP"
+    assert sorted(labelled - findings) == [], "labelled findings no longer reported"
+
+
+def test_known_misses_are_still_missed(findings: set[Key]) -> None:
+    found_now = [miss.key for miss in read_labels(MISSES) if miss.key in findings]
+    assert found_now == [], "now reported: move these from misses.txt to labels.txt"
+
+
+def test_precision_and_recall() -> None:
+    labels, misses = read_labels(LABELS), read_labels(MISSES)
+    tp = sum(label.verdict == "TP" for label in labels)
+    fp = sum(label.verdict == "FP" for label in labels)
+    assert tp / (tp + fp) >= 0.90
+    assert tp / (tp + len(misses)) >= 0.80
+    for code in {label.code for label in labels}:
+        rule_tp = sum(label.verdict == "TP" and label.code == code for label in labels)
+        rule_fp = sum(label.verdict == "FP" and label.code == code for label in labels)
+        assert rule_tp / (rule_tp + rule_fp) >= 0.75, code
