@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# pytest-xdist on every core, one test handed out at a time (the slow ones first: conftest.py).
 test: install
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n auto --maxschedchunk 1 $(PYTEST_ARGS)
 
 lint: install
 	$(PYTHON) -m ruff check .

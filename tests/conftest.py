@@ -14,6 +14,7 @@ from pgbouncer import pgbouncer_binary, pgbouncer_missing
 from pgdbm_shared_pool.testing import DatabaseSupply, PostgresServer, start_postgres_server
 
 NO_SKIP = "TEST_NO_SKIP"
+LONG_TEST_SECONDS = 10.0
 
 
 @pytest.hookimpl(wrapper=True)
@@ -26,6 +27,31 @@ def pytest_runtest_makereport(
         report.outcome = "failed"
         report.longrepr = f"skipped, and {NO_SKIP} is set: {reason}"
     return report
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (stable): with xdist handing out one test at a time (Makefile), the
+    longest start early and the short ones fill the gaps at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+class LongTestProgress:
+    """A line as each long test ends (a generated project's suite, mypy on a render), in the
+    main process: with xdist it receives every worker's reports."""
+
+    def __init__(self, reporter: pytest.TerminalReporter) -> None:
+        self.reporter = reporter
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and report.duration >= LONG_TEST_SECONDS:
+            line = f"{report.duration:6.1f} s {report.outcome:>7}  {report.nodeid}"
+            self.reporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not hasattr(config, "workerinput"):  # not in an xdist worker
+        config.pluginmanager.register(LongTestProgress(reporter), "long-test-progress")
 
 
 @pytest.fixture(scope="session")
