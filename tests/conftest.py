@@ -5,7 +5,6 @@ A test that needs a missing program skips, naming its install command (`-ra` lis
 TEST_NO_SKIP=1 (CI sets it) turns every skip into a failure.
 """
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Generator, Iterator
 
@@ -68,7 +67,7 @@ def empty_databases(pg_server: PostgresServer) -> Iterator[DatabaseSupply]:
     """Created and dropped in batches: much faster on a server that syncs to disk."""
     supply = DatabaseSupply(pg_server.dsn)
     yield supply
-    asyncio.run(supply.close())
+    supply.close()
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ async def fresh_database_url(
     try:
         yield pg_server.dsn_for(name)
     finally:
-        await empty_databases.give_back(name)
+        empty_databases.give_back(name)
 
 
 @pytest.fixture(scope="session")

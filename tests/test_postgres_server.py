@@ -257,12 +257,14 @@ async def test_database_supply_clones_in_batches_and_drops_every_one(
         assert await fetchval(pg_server.dsn_for(fourth), "SELECT count(*) FROM items") == 2
         assert len(await existing(pg_server.dsn, prefix)) == 6  # a second batch of three
         for name in sorted(first_batch):
-            await supply.give_back(name)
+            supply.give_back(name)
+        supply.wait_for_drops()
         assert not first_batch & await existing(pg_server.dsn, prefix)  # a full batch is dropped
-        await supply.give_back(fourth)
+        supply.give_back(fourth)
+        supply.wait_for_drops()
         assert fourth in await existing(pg_server.dsn, prefix)  # until its batch is full
     finally:
-        await supply.close()
+        supply.close()
         await drop_database(pg_server.dsn, template)
     assert await existing(pg_server.dsn, prefix) == set()  # used and unused alike
 
@@ -275,5 +277,5 @@ async def test_database_supply_leaves_nothing_when_a_clone_fails(
     supply = DatabaseSupply(pg_server.dsn, template="no_such_template", batch=3, prefix=prefix)
     with pytest.raises(asyncpg.InvalidCatalogNameError):
         await supply.take()
-    await supply.close()
+    supply.close()
     assert await existing(pg_server.dsn, prefix) == set()

@@ -6,6 +6,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import asyncpg
 
@@ -50,8 +51,9 @@ async def drop_database(admin_dsn: str, name: str) -> None:
 
 
 class DatabaseSupply:
-    """Fresh databases, created and dropped `batch` at a time. On a server that syncs to disk
-    each CREATE or DROP DATABASE waits for a flush or a checkpoint; concurrent ones share it."""
+    """Fresh databases, created `batch` at a time and dropped `batch` at a time in a thread of
+    their own. On a server that syncs to disk each CREATE or DROP DATABASE waits for a flush
+    or a checkpoint: concurrent ones share it, and nobody waits for a drop."""
 
     def __init__(
         self, admin_dsn: str, *, template: str | None = None, batch: int = 8, prefix: str = "t"
@@ -59,6 +61,8 @@ class DatabaseSupply:
         self.admin_dsn, self.template, self.batch, self.prefix = admin_dsn, template, batch, prefix
         self._ready: list[str] = []
         self._used: list[str] = []
+        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-databases")
+        self._drops: list[Future[None]] = []
 
     async def take(self) -> str:
         """A database nobody has used yet (CREATE DATABASE ... TEMPLATE self.template)."""
@@ -71,21 +75,30 @@ class DatabaseSupply:
             _raise_first(results)
         return self._ready.pop()
 
-    async def give_back(self, name: str) -> None:
+    def give_back(self, name: str) -> None:
         """Drop `name` soon: with the next full batch, or at close()."""
         self._used.append(name)
         if len(self._used) >= self.batch:
-            await self.close(ready_too=False)
+            names, self._used = self._used, []
+            self._drops.append(self._dropper.submit(asyncio.run, self._drop(names)))
 
-    async def close(self, *, ready_too: bool = True) -> None:
-        names, self._used = self._used, []
-        if ready_too:
-            names, self._ready = names + self._ready, []
-        _raise_first(
-            await asyncio.gather(
-                *(drop_database(self.admin_dsn, n) for n in names), return_exceptions=True
-            )
-        )
+    def wait_for_drops(self) -> None:
+        """Wait until the batches given back so far are dropped; raise a drop's first error."""
+        drops, self._drops = self._drops, []
+        _raise_first([drop.exception() for drop in drops])
+
+    def close(self) -> None:
+        """Drop every database it made, used or not."""
+        names, self._used, self._ready = self._used + self._ready, [], []
+        self._drops.append(self._dropper.submit(asyncio.run, self._drop(names)))
+        try:
+            self.wait_for_drops()
+        finally:
+            self._dropper.shutdown()
+
+    async def _drop(self, names: list[str]) -> None:
+        drops = (drop_database(self.admin_dsn, name) for name in names)
+        _raise_first(await asyncio.gather(*drops, return_exceptions=True))
 
 
 def _raise_first(results: Sequence[object]) -> None:

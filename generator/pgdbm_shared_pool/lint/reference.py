@@ -54,8 +54,7 @@ def _figures_table(figures: Figures, corpus: str) -> str:
     for code in codes:
         tp, fp, missed = figures.get(code, (0, 0, 0))
         rows.append(
-            f"| {code} | {tp} | {fp} | {missed} | {ratio(tp, tp + fp)} | "
-            f"{ratio(tp, tp + missed)} |"
+            f"| {code} | {tp} | {fp} | {missed} | {ratio(tp, tp + fp)} | {ratio(tp, tp + missed)} |"
         )
     tp, fp, missed = (sum(counts[i] for counts in figures.values()) for i in range(3))
     rows.append(
