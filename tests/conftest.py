@@ -47,6 +47,7 @@ class LongTestProgress:
             self.reporter.write_line(line)
 
 
+@pytest.hookimpl(trylast=True)  # after the terminal reporter is registered
 def pytest_configure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not hasattr(config, "workerinput"):  # not in an xdist worker
