@@ -6,6 +6,7 @@ Cache: $PGDBM_SHARED_POOL_CORPUS, else ~/.cache/pgdbm-shared-pool/corpus.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -157,10 +158,43 @@ def corpus_description() -> str:
     return f"the PyPI sdists of {names}"
 
 
+SPEED_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "lint_speed.json"
+
+
+def speed_section() -> str:
+    """The last full run of bench/lint_speed.py, as a table."""
+    if not SPEED_RESULTS.exists():
+        return ""
+    data = json.loads(SPEED_RESULTS.read_text(encoding="utf-8"))
+    machine = data["machine"]
+    load = machine["load_average_at_start"][0]
+    rows = [
+        "Speed (`python bench/lint_speed.py`, "
+        f"{data['finished_at'][:10]}, {machine['cpu_model']}, {machine['cpu_count']} cores shared "
+        f"with other work, load average {load:.1f} at the start): `shared-pool check --format "
+        f"json` as a subprocess, median of {data['setup']['rounds']} runs alternating with "
+        "Python's own `ast.parse` of the same files (the floor). CPU seconds are the steadier "
+        "figure on a shared machine.\n",
+        "| workload | lines | MB | findings | wall s | CPU s | lines/s | vs ast.parse | target |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        ratio = row["vs_parse"]
+        target = f"< {row['target_s']:g} s" if row["target_s"] else "-"
+        rows.append(
+            f"| {row['workload']} | {row['lines']:,} | {row['megabytes']:.2f} | "
+            f"{row['findings']:,} | {row['check_wall_s']:.2f} | {row['check_cpu_s']:.2f} | "
+            f"{row['lines_per_s']:,.0f} | {ratio['median']:.1f}x "
+            f"({ratio['min']:.1f}-{ratio['max']:.1f}) | {target} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def rules_document() -> str:
     from pgdbm_shared_pool.lint.reference import rules_markdown
 
-    return rules_markdown(figures(read_labels(LABELS), read_labels(MISSES)), corpus_description())
+    counts = figures(read_labels(LABELS), read_labels(MISSES))
+    return rules_markdown(counts, corpus_description(), speed_section())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from ..lifecycle import (
 from ..owners import half_open
 from ..project import Project
 from ..sources import Hit
+from ..syntax import dotted
 
 CODE = "SP009"
 NAME = "pool-closed-in-finally"
@@ -38,8 +39,9 @@ RATIONALE = (
 EXEMPT_TESTS = True
 
 FIX = (
-    "Wrap everything after create_shared_pool in try/finally (or an async with / AsyncExitStack) "
-    "and close the pool in the finally block."
+    "Wrap everything after opening the pool (create_shared_pool, connect(), initialize()) in "
+    "try/finally, or an async with / AsyncExitStack, and close it in the finally block; mark an "
+    "object open right after its pool opens, so its close() never skips a half-opened pool."
 )
 GOOD_EXAMPLES = [
     """\
@@ -290,15 +292,14 @@ def check(project: Project) -> Iterator[Hit]:
             problem = _problem(project, opening, main_functions)
             if problem is not None:
                 yield module.source.hit(opening.call, problem)
-        for owner in project.facts.owners:
-            if owner.module is module.syntax:
-                for opening, closing, flag in half_open(owner):
-                    opens, closes_ = opening.method.name, closing.method.name
-                    yield module.source.hit(
-                        opening.call,
-                        f"if {opens}() fails after this line, {closes_}() skips the open pool: "
-                        f"it checks self.{flag}, set only at the end",
-                    )
+    for owner in project.facts.owners:
+        for opening, closing, flag in half_open(owner):
+            opens, closes_ = opening.method.name, closing.method.name
+            yield owner.module.source.hit(
+                opening.call,
+                f"if {opens}() fails after this line, {closes_}() skips the open pool: "
+                f"it checks self.{flag}, set only at the end",
+            )
 
 
 def _problem(project: Project, opening: Opening, main_functions: set[str]) -> str | None:
@@ -336,7 +337,7 @@ def _unclosed(project: Project, opening: Opening) -> str | None:
     if any(name.split(".")[0] in ("self", "cls") for name in names):
         return None  # kept by an object: the object's close() (owners.py) is its owner
     returns = module.syntax.scopes[opening.function].returns
-    returned = [value for value in returns if ast.unparse(value) in names]
+    returned = [value for value in returns if dotted(value) in names]
     if returned:  # the caller's to close, once it has it
         handed = statement_of(module, returned[0])
         if follows_directly(module, opening.statement, handed):
