@@ -18,9 +18,9 @@ from skill_blocks import MAIN_SKILL, named_blocks
 NEEDED = ("SKILL.md", "requirements.txt", "copier.yml", "scripts/shared-pool.py")
 # What the main skill's folder may hold: what the agent reads and what the scripts run.
 ALLOWED_TOP_LEVEL = {*NEEDED[:3], "scripts", "references", "template", "generator"}
-# All four skills were 414 KB when measured (the whole repository, 1,028 KB, before they moved
+# All four skills were 497 KB when measured (the whole repository, 1,028 KB, before they moved
 # into skills/); the margin is for growth, not for benchmark results or images.
-MAX_INSTALLED_KB = 640
+MAX_INSTALLED_KB = 700
 
 WRONG_MIGRATION_CALL = """\
 from pgdbm import AsyncMigrationManager
