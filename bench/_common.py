@@ -16,10 +16,14 @@ import importlib.metadata
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Coroutine, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,6 +121,32 @@ def rendered_project(
             sys.path.remove(str(root / "src"))
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {process.returncode} before serving {url}:\n"
+                + log.read_text()[-3000:]
+            )
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(url, timeout=1) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
+
+
 LOOPS = ("asyncio", "uvloop")
 
 
@@ -204,8 +234,8 @@ def format_cell(value: object) -> str:
     return str(value)
 
 
-def machine_facts(admin_dsn: str) -> dict[str, Any]:
-    """What the numbers depend on, stored next to them."""
+def machine_facts(admin_dsn: str | None) -> dict[str, Any]:
+    """What the numbers depend on, stored next to them (no server: no PostgreSQL version)."""
     versions = {}
     for name in PACKAGES_OF_INTEREST:
         try:
@@ -218,7 +248,7 @@ def machine_facts(admin_dsn: str) -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "postgres": asyncio.run(_server_version(admin_dsn)),
+        "postgres": asyncio.run(_server_version(admin_dsn)) if admin_dsn else None,
         "packages": versions,
         "checkout": _git_describe(),
     }

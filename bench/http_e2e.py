@@ -24,12 +24,8 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +34,7 @@ from typing import Any
 from _common import (
     BENCH_DIR,
     PACKAGE,
+    free_port,
     interleaved,
     machine_facts,
     median,
@@ -50,6 +47,7 @@ from _common import (
     scratch_database,
     seed_items,
     show_ratio,
+    wait_until_serving,
     write_results,
 )
 
@@ -64,32 +62,6 @@ CONCURRENCIES = (10, 100)
 ROWS = 1000
 ITEM_ID = 500
 WRK_TIMEOUT = "5s"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_serving(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode} before serving {url}:\n"
-                + log.read_text()[-3000:]
-            )
-        with (
-            contextlib.suppress(OSError, urllib.error.URLError),
-            urllib.request.urlopen(url, timeout=1) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ import time
 
 from _common import BENCH_DIR, parse_args, postgres_admin_dsn
 
-SCRIPTS = ("query_path", "connection_economy", "http_e2e", "scaffold", "tenants")
+SCRIPTS = (
+    "query_path",
+    "connection_economy",
+    "http_e2e",
+    "scaffold",
+    "tenants",
+    "timeouts",
+    "lint_speed",
+)
 
 
 def main() -> int:

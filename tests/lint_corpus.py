@@ -32,8 +32,7 @@ class CorpusProject:
 
 
 PROJECTS = (
-    # skill_blocks=True adds 68 findings on pgdbm's skill snippets, not labelled yet.
-    CorpusProject("pgdbm", "0.5.0", ("examples", "src", "tests")),
+    CorpusProject("pgdbm", "0.5.0", ("examples", "src", "tests"), skill_blocks=True),
     CorpusProject("llmemory", "0.5.0", ("bench", "examples", "src", "tests")),
     CorpusProject("llmring-server", "0.1.3", ("scripts", "src", "tests")),
     CorpusProject("llmbridge-py", "0.2.3", ("src",)),
@@ -50,7 +49,10 @@ def fetch(project: CorpusProject) -> Path:
     root = cache_dir() / project.key
     done = root / ".complete"
     if done.exists():
-        return root / "src"
+        source = root / "src"
+        if project.skill_blocks and not (source / "skill-blocks").exists():
+            extract_skill_blocks(source)  # a cache from before skill blocks were checked
+        return source
     downloads = root / "downloads"
     subprocess.run(
         [
@@ -147,7 +149,11 @@ def figures(labels: list[Label], misses: list[Label]) -> dict[str, tuple[int, in
 
 
 def corpus_description() -> str:
-    names = ", ".join(f"{p.name} {p.version} ({', '.join(p.folders)})" for p in PROJECTS)
+    def parts(project: CorpusProject) -> str:
+        blocks = ["the Python blocks of skills/"] if project.skill_blocks else []
+        return ", ".join([*project.folders, *blocks])
+
+    names = ", ".join(f"{p.name} {p.version} ({parts(p)})" for p in PROJECTS)
     return f"the PyPI sdists of {names}"
 
 

@@ -52,6 +52,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -327,14 +328,21 @@ def render_project(services: tuple[str, ...], use_tenants: bool, destination: Pa
 
 
 def current_region(excerpt: str, rendered: str) -> str:
-    """The rendered file's current text of the top-level definitions `excerpt` shows."""
-    names = [_node_names(node) for node in ast.parse(excerpt).body]
-    lines = rendered.splitlines(keepends=True)
-    nodes = [n for n in ast.parse(rendered).body if _node_names(n) in names]
-    if [_node_names(n) for n in nodes] != names:
-        raise LookupError(f"{names} are not consecutive top-level definitions any more")
-    start = min(getattr(d, "lineno", nodes[0].lineno) for d in _decorators(nodes[0]))
-    return "".join(lines[start - 1 : nodes[-1].end_lineno])
+    """The rendered file's current text of the definitions `excerpt` shows: top-level ones,
+    or (an indented excerpt) the members of one class."""
+    dedented = textwrap.dedent(excerpt)
+    names = [_node_names(node) for node in ast.parse(dedented).body]
+    tree = ast.parse(rendered)
+    bodies = [tree.body]
+    if dedented != excerpt:
+        bodies = [node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    for body in bodies:
+        nodes = [n for n in body if _node_names(n) in names]
+        if [_node_names(n) for n in nodes] == names:
+            lines = rendered.splitlines(keepends=True)
+            start = min(getattr(d, "lineno", nodes[0].lineno) for d in _decorators(nodes[0]))
+            return "".join(lines[start - 1 : nodes[-1].end_lineno])
+    raise LookupError(f"{names} are not consecutive definitions any more")
 
 
 def _node_names(node: ast.stmt) -> tuple[str, ...]:

@@ -134,7 +134,7 @@ def test_a_file_that_does_not_parse_is_never_clean(
     (tmp_path / "broken.py").write_text("def f(:\n")
     (tmp_path / "fine.py").write_text('SCHEMA = "users"\n')
     code, out, err = run(capsys, str(tmp_path))
-    assert (code, out) == (1, "No findings, but 1 file could not be parsed.\n")
+    assert (code, out) == (1, "No findings in the files read; 1 file could not be parsed.\n")
     assert f"{tmp_path / 'broken.py'}:1:7: not checked, Python cannot parse it" in err
 
 

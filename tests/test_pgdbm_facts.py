@@ -13,7 +13,8 @@ import asyncpg
 from pgdbm import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
 from pgdbm.core import SchemaManager
 from pgdbm_shared_pool import pgdbm_facts as facts
-from pgdbm_shared_pool.doctor.judge import ROLE_DEFAULTS_BEHIND_POOLER
+from pgdbm_shared_pool.doctor.judge import ROLE_DEFAULTS_BEHIND_POOLER, role_defaults_wanted
+from pgdbm_shared_pool.doctor.project import read_project
 from pgdbm_shared_pool.template import template_root
 
 PGBOUNCER_DIR = template_root() / "template" / "{% if pooler == 'pgbouncer' %}deploy{% endif %}"
@@ -118,8 +119,15 @@ def test_the_pgbouncer_profile_ignores_every_startup_parameter() -> None:
     assert sorted(ignored) == sorted([*facts.ASYNCPG_STARTUP_PARAMETERS, *facts.STARTUP_PARAMETERS])
 
 
-def test_the_pgbouncer_role_defaults_restore_every_startup_parameter() -> None:
+def test_the_pgbouncer_role_defaults_restore_every_startup_parameter(tmp_path: Path) -> None:
     sql = (PGBOUNCER_DIR / "pgbouncer" / "roles.sql").read_text()
     role_defaults = dict(re.findall(r"SET (\w+) = '?([^';]+)'?;", sql))
-    assert role_defaults == ROLE_DEFAULTS_BEHIND_POOLER  # what the doctor asks for
     assert set(role_defaults) == set(facts.STARTUP_PARAMETERS)
+    # What the doctor asks for, for a project whose .env carries the generated timeouts.
+    env_example = (template_root() / "template" / ".env.example.jinja").read_text()
+    (tmp_path / ".env").write_text(env_example)
+    project = read_project(tmp_path)
+    assert project.lock_timeout_ms is not None and project.statement_timeout_ms is not None
+    assert role_defaults == role_defaults_wanted(project)
+    untouched = {k: v for k, v in ROLE_DEFAULTS_BEHIND_POOLER.items() if not k.endswith("_timeout")}
+    assert untouched.items() <= role_defaults.items()  # pgdbm's own values for the rest

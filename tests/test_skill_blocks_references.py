@@ -33,6 +33,28 @@ names = {c[0] for c in columns}
 assert "name" in names and "age" not in names, names
 """
 
+# What references/fastapi.md's lock-timeout block starts from: a table another session locked.
+LOCKED_TABLE_SETUP = """
+import os
+
+import asyncpg
+from pgdbm import AsyncDatabaseManager, DatabaseConfig, QueryError
+from pgdbm.core import SchemaManager
+
+config = DatabaseConfig(
+    connection_string=os.environ["DATABASE_URL"],
+    min_connections=1,
+    max_connections=2,
+    lock_timeout_ms=200,
+)
+pool = await AsyncDatabaseManager.create_shared_pool(config)
+db = AsyncDatabaseManager(pool=pool, schema="app")
+await SchemaManager(db).ensure_schema_exists()
+await db.execute("CREATE TABLE {{tables.items}} (id INT)")
+blocker = await asyncpg.connect(os.environ["DATABASE_URL"])
+await blocker.execute("BEGIN; LOCK TABLE app.items IN ACCESS EXCLUSIVE MODE")
+"""
+
 CHECKS: dict[str, Check] = {
     # references/projects.md: run by test_skill_installed.py from an installed copy.
     "remove-service-command": Shell(),
@@ -82,6 +104,18 @@ CHECKS: dict[str, Check] = {
             'schema "audit" does not exist',
         ),
     ),
+    # references/fastapi.md: a table locked by another session, with a short lock_timeout.
+    "lock-timeout-is-retryable": Run(
+        LOCKED_TABLE_SETUP,
+        B("lock-timeout-is-retryable"),
+        "assert (status, headers) == (503, {'Retry-After': '1'})\n"
+        "try:\n"
+        "    await db.fetch_all('SELECT * FROM {{tables.items}}')\n"
+        "except QueryError as again:\n"
+        "    assert type(again.__cause__) is asyncpg.LockNotAvailableError, again.__cause__\n"
+        "    assert not isinstance(again.__cause__, asyncpg.QueryCanceledError)\n"
+        "await blocker.close()",
+    ),
     # references/fastapi.md: excerpts of the generated project, run by its own suite.
     "template-service-schema": SameAs("src/acme_api/services/users/schema.py"),
     "template-services-registry": SameAs("src/acme_api/services/__init__.py"),
@@ -91,6 +125,9 @@ CHECKS: dict[str, Check] = {
     "template-install-error-handlers": SameAs("src/acme_api/errors.py"),
     "template-ready": SameAs("src/acme_api/health.py"),
     "template-singleton": SameAs("src/acme_api/singleton.py"),
+    "template-timeout-settings": SameAs("src/acme_api/config.py"),
+    "template-timeout-order": SameAs("src/acme_api/config.py"),
+    "template-deadline-remaining": SameAs("src/acme_api/deadline.py"),
 }
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._output import UsageError, add_command
 
 if TYPE_CHECKING:
-    from ..lint import Finding
+    from ..lint import Finding, Selection
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     # A file that does not parse was not checked: never report that as clean.
     status = 1 if findings or selection.unparsable else 0
     try:
-        _print(args.format, findings, selection.unparsable, selection.empty, args.paths)
+        _print(args.format, findings, selection, args.paths)
+        sys.stdout.flush()
     except BrokenPipeError:  # `check | head`: the reader has all it wants
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -65,37 +66,46 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(
-    output: str,
-    findings: Sequence[Finding],
-    unparsable: Sequence[Finding],
-    empty: bool,
-    paths: Sequence[str],
+    output: str, findings: Sequence[Finding], selection: Selection, paths: Sequence[str]
 ) -> None:
-    if empty:
+    if selection.empty:
         print(
             f"shared-pool check: nothing to check in {' '.join(paths)}: no *.py files, "
             "and no .sql files below a migrations/ folder",
             file=sys.stderr,
         )
     if output == "json":
-        everything = sorted([*findings, *unparsable])
+        everything = sorted([*findings, *selection.unparsable])
         print(json.dumps([finding.as_json() for finding in everything], indent=2))
         return
-    for problem in unparsable:
+    for problem in selection.unparsable:
         print(f"{problem.path}:{problem.line}:{problem.column}: {problem.message}", file=sys.stderr)
     for finding in findings:
         print(f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}")
         print(f"    help: {finding.fix}")
-    print(_summary(len(findings), len(unparsable), empty))
+    print(_summary(len(findings), selection))
 
 
-def _summary(findings: int, unparsable: int, empty: bool) -> str:
+def _summary(findings: int, selection: Selection) -> str:
+    """One line: the findings, then what was not checked (never "passed" for those)."""
+    unparsable, skipped = len(selection.unparsable), len(selection.skipped)
     if findings:
-        return f"Found {findings} finding{'s' if findings != 1 else ''}."
+        parts = [f"Found {_count(findings, 'finding')}"]
+    elif selection.empty:
+        parts = ["No files checked"]
+    elif unparsable or skipped:
+        parts = ["No findings in the files read"]
+    else:
+        parts = ["All checks passed"]
     if unparsable:
-        files = f"{unparsable} file{'s' if unparsable != 1 else ''}"
-        return f"No findings, but {files} could not be parsed."
-    return "No files checked." if empty else "All checks passed."
+        parts.append(f"{_count(unparsable, 'file')} could not be parsed")
+    if skipped:
+        parts.append(f"{_count(skipped, 'file')} skipped (not readable regular files)")
+    return "; ".join(parts) + "."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _codes(text: str) -> list[str]:

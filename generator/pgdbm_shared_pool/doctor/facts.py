@@ -124,3 +124,6 @@ class ProjectFacts:
     migration_sets: tuple[MigrationSet, ...]
     pool_max: Setting | None
     statement_cache_size: Setting | None
+    # The app's own timeouts (LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS), when its files set them.
+    lock_timeout_ms: Setting | None = None
+    statement_timeout_ms: Setting | None = None

@@ -35,12 +35,32 @@ from .report import (
     Status,
 )
 
+
+def as_duration(milliseconds: int) -> str:
+    """A timeout as a person would type it: 2000 -> 2s, 1500 -> 1500ms."""
+    return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
+
+
 # Behind a pooler these must come from role defaults: pgdbm's startup parameters are lost.
-# Timeouts (sent in ms) are shown in seconds, as a person would type them.
 ROLE_DEFAULTS_BEHIND_POOLER = {
-    name: f"{int(value) // 1000}s" if name.endswith("_timeout") else value
+    name: as_duration(int(value)) if name.endswith("_timeout") else value
     for name, value in STARTUP_PARAMETERS.items()
 }
+
+
+def role_defaults_wanted(project: ProjectFacts | None) -> dict[str, str]:
+    """ROLE_DEFAULTS_BEHIND_POOLER, with the project's own timeouts where its files set them
+    (a generated app sends LOCK_TIMEOUT_MS and STATEMENT_TIMEOUT_MS, not pgdbm's defaults)."""
+    wanted = dict(ROLE_DEFAULTS_BEHIND_POOLER)
+    if project is not None:
+        own = {
+            "lock_timeout": project.lock_timeout_ms,
+            "statement_timeout": project.statement_timeout_ms,
+        }
+        wanted |= {name: as_duration(s.value) for name, s in own.items() if s is not None}
+    return wanted
+
+
 # Above this share of the free connections nothing is left for a rolling deploy's overlap,
 # a migration run or an admin session.
 BUDGET_WARN_RATIO = 0.8
@@ -55,20 +75,27 @@ def judge(
     replicas: int,
 ) -> Report:
     """The whole report; `pool_max` None: the project's setting, else pgdbm's default."""
-    sections = {
-        "server": server_section(db),
-        "migrations": migrations_section(db, None if project is None else project.migration_sets),
-        "pool_budget": budget_section(db, resolve_pool_max(pool_max, project), workers, replicas),
-        "pooler": pooler_section(db, project),
-        "search_path": search_path_section(db),
-    }
-    findings = [f for section in sections.values() for f in section.findings]
-    problems = tuple(f"{f.label}: {f.text}" for f in findings if f.status is Status.FAIL)
+    sets = None if project is None else project.migration_sets
+    server = server_section(db)
+    migrations = migrations_section(db, sets)
+    budget = budget_section(db, resolve_pool_max(pool_max, project), workers, replicas)
+    pooler = pooler_section(db, project)
+    search_path = search_path_section(db)
+    sections = (server, migrations, budget, pooler, search_path)
+    findings = [f for section in sections for f in section.findings]
+    problems = tuple(_problem(f) for f in findings if f.status is Status.FAIL)
     warnings = sum(f.status is Status.WARN for f in findings)
     verdict = Status.FAIL if problems else Status.WARN if warnings else Status.OK
     return Report(
-        dsn, db.read_only, **sections, verdict=verdict, problems=problems, warnings=warnings
-    )  # type: ignore[arg-type]
+        dsn, db.read_only, server, migrations, budget, pooler, search_path,
+        verdict=verdict, problems=problems, warnings=warnings,
+    )  # fmt: skip
+
+
+def _problem(finding: Finding) -> str:
+    """A failed finding on one line, with how to fix it."""
+    notes = f" ({'; '.join(finding.notes)})" if finding.notes else ""
+    return f"{finding.label}: {finding.text}{notes}"
 
 
 def server_section(db: DatabaseFacts) -> ServerSection:
@@ -283,7 +310,7 @@ def pooler_section(db: DatabaseFacts, project: ProjectFacts | None) -> PoolerSec
     defaults = {name: db.role_defaults.get(name) for name in ROLE_DEFAULTS_BEHIND_POOLER}
     if db.behind_pooler or probe.dropped:
         role, database = quote_ident(server.role), quote_ident(server.database)
-        for name, wanted in ROLE_DEFAULTS_BEHIND_POOLER.items():
+        for name, wanted in role_defaults_wanted(project).items():
             default = defaults[name]
             if default is None:
                 fix = f"ALTER ROLE {role} IN DATABASE {database} SET {name} = '{wanted}'"
@@ -316,7 +343,10 @@ def search_path_section(db: DatabaseFacts) -> SearchPathSection:
         )
         if default and split_search_path(default.value) == split_search_path(SEARCH_PATH_PIN):
             # Role defaults apply when a backend starts; a pooler keeps older backends around.
-            notes = ("the role default is right but predates these server connections: reconnect",)
+            notes = (
+                "the role default is right but predates these server connections: "
+                "run RECONNECT on PgBouncer's admin console",
+            )
         else:
             notes = (f"set a role default: ALTER ROLE ... SET search_path = {SEARCH_PATH_PIN}",)
     return SearchPathSection(

@@ -28,6 +28,8 @@ def read_project(app: Path) -> ProjectFacts:
         migration_sets=find_migration_sets(app, answers),
         pool_max=_int_setting(root, "POOL_MAX_SIZE", answers.get("pool_max_size")),
         statement_cache_size=_int_setting(root, "STATEMENT_CACHE_SIZE", cache_default),
+        lock_timeout_ms=_int_setting(root, "LOCK_TIMEOUT_MS", None),
+        statement_timeout_ms=_int_setting(root, "STATEMENT_TIMEOUT_MS", None),
     )
 
 

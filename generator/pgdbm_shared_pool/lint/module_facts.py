@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 
 from .module_syntax import ModuleSyntax
+from .owners import PoolOwner
 from .project_facts import ProjectFacts
 from .syntax import (
     CONFIG,
@@ -47,6 +48,7 @@ class ModuleFacts:
         self.enclosing_function = syntax.enclosing_function
         self.in_finally = syntax.in_finally
         self.own_pools_only = project.own_pools_only(syntax.source.path)
+        self._names: dict[tuple[str, Scope], tuple[Value | None, int]] = {}
 
     # --- name resolution --------------------------------------------------------------
     def pgdbm_class(self, node: ast.AST) -> str | None:
@@ -104,6 +106,11 @@ class ModuleFacts:
             return Value("pool")
         if isinstance(call.func, ast.Name) and call.func.id in self.project.pool_factories:
             return Value("pool")
+        if isinstance(call.func, ast.Name) and self._is_class_name(call.func.id, call.func):
+            return Value("owner", owner=call.func.id)
+        owner = self._class_method_owner(call, scope)
+        if owner is not None:
+            return Value("owner", owner=owner)
         kind = self.pgdbm_class(call.func)
         if kind in (MANAGER, MANAGER_SUBCLASS):
             return self._manager_from_call(call, exact=kind == MANAGER)
@@ -113,17 +120,60 @@ class ModuleFacts:
             receiver = self.value_of(call.func.value, scope, depth + 1)
             if receiver is not None and receiver.kind == "manager":
                 return receiver  # TransactionManager expands {{tables.x}} like its manager
-        # A function or method (self.x()) of this module, by its return annotation.
+        # A function or method (self.x()) of this module: by its return annotation, or for a
+        # getter without one (return self._db), by what it returns.
         name = call.func.id if isinstance(call.func, ast.Name) else None
         if isinstance(call.func, ast.Attribute) and dotted(call.func.value) in ("self", "cls"):
             name = call.func.attr
         for function in self.functions.get(name or "", []):
             if function.returns is not None:
                 return self.annotation_value(function.returns, depth + 1)
+            body = self.syntax.scopes[function]
+            for returned in body.returns:
+                found = self.value_of(returned, body, depth + 1)
+                if found is not None:
+                    return found
         # A getter defined elsewhere in the project: shared.get_manager() -> AsyncDatabaseManager
         method = call.func.attr if isinstance(call.func, ast.Attribute) else name
         if method in self.project.manager_functions:
             return Value("manager")
+        return None
+
+    def owner_of(self, receiver: ast.expr) -> PoolOwner | None:
+        """The pool-owning class `receiver` is (Database.get_instance()) or an instance of."""
+        if isinstance(receiver, ast.Name) and self._is_class_name(receiver.id, receiver):
+            return self.project.owner(receiver.id, self.source.path)
+        value = self.value_of(receiver)
+        if value is None or value.kind != "owner" or value.owner is None:
+            return None
+        return self.project.owner(value.owner, self.source.path)
+
+    def _is_class_name(self, name: str, node: ast.AST) -> bool:
+        if name not in self.project.owner_names:
+            return False
+        scope: Scope | None = self.scope_of.get(node, self.module_scope)
+        while scope is not None:
+            if name in scope.values:
+                return False
+            scope = scope.parent
+        return True
+
+    def _class_method_owner(self, call: ast.Call, scope: Scope) -> str | None:
+        """`Database.get_instance()` annotated to return a Database."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return None
+        if not self._is_class_name(func.value.id, func.value):
+            return None
+        owner = self.project.owner(func.value.id, self.source.path)
+        if owner is None:
+            return None
+        for method in owner.methods():
+            if method.name == func.attr and method.returns is not None:
+                returned = method.returns
+                if isinstance(returned, ast.Constant) and isinstance(returned.value, str):
+                    return owner.name if returned.value.strip("'\" ") == owner.name else None
+                return owner.name if simple_name(returned) == owner.name else None
         return None
 
     @staticmethod
@@ -152,18 +202,30 @@ class ModuleFacts:
             return Value("manager") if bases & self.project.manager_classes else None
         current: Scope | None = scope
         while current is not None:
-            if name in current.annotations:
-                annotated = self.annotation_value(current.annotations[name], depth + 1)
-                if annotated is not None:
-                    return annotated
-            for value in current.values.get(name, []):
-                found = self.value_of(value, current, depth + 1)
-                if found is not None:
-                    return found
             if name in current.values or name in current.annotations:
-                return None
+                return self._bound_value(name, current, depth)
             current = current.parent
-        return None
+        owner = self.project.instance(name, self.source.path)  # from .db import database
+        return Value("owner", owner=owner) if owner is not None else None
+
+    def _bound_value(self, name: str, scope: Scope, depth: int) -> Value | None:
+        """What `name` holds in the scope that binds it. Memoised: a name bound a thousand
+        times is resolved once; a miss is reused only at the same or a greater depth (it may
+        be a miss for lack of depth)."""
+        key = (name, scope)
+        known = self._names.get(key)
+        if known is not None and (known[0] is not None or known[1] <= depth):
+            return known[0]
+        self._names[key] = (None, depth)  # while resolving: a cycle (a = b; b = a) ends here
+        found = None
+        if name in scope.annotations:
+            found = self.annotation_value(scope.annotations[name], depth + 1)
+        for value in scope.values.get(name, []) if found is None else []:
+            found = self.value_of(value, scope, depth + 1)
+            if found is not None:
+                break
+        self._names[key] = (found, depth)
+        return found
 
     def _attribute_value(self, node: ast.Attribute, scope: Scope, depth: int) -> Value | None:
         path = dotted(node)
@@ -178,14 +240,13 @@ class ModuleFacts:
                     return found
             annotation = self.syntax.attribute_annotations.get((scope.class_node, rest))
             return self.annotation_value(annotation, depth + 1) if annotation else None
-        else:
-            candidates = [
-                candidate
-                for key, values in self.attributes.items()
-                if rest == key
-                or rest.endswith("." + key)  # request.app.state.pool ~ app.state.pool
-                for candidate in values
-            ]
+        # request.app.state.pool is what was stored as app.state.pool (or state.pool)
+        parts = rest.split(".")
+        candidates = [
+            candidate
+            for start in range(len(parts))
+            for candidate in self.attributes.get(".".join(parts[start:]), [])
+        ]
         for value, value_scope in candidates:
             found = self.value_of(value, value_scope, depth + 1)
             if found is not None:
@@ -216,6 +277,8 @@ class ModuleFacts:
             )
         if self.is_manager_class(annotation):
             return Value("manager")
+        if simple_name(annotation) in self.project.owner_names:
+            return Value("owner", owner=simple_name(annotation))
         if simple_name(annotation) == POOL_CLASS and (dotted(annotation) or "").startswith(
             ("asyncpg", "Pool")
         ):

@@ -15,7 +15,7 @@ _SKIPPED = frozenset({ast.Load, ast.Store, ast.Del})
 _RECORDED = frozenset(
     {ast.Call, ast.Return, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef}
     | {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.With, ast.AsyncWith}
-    | {ast.Import, ast.ImportFrom}
+    | {ast.Import, ast.ImportFrom, ast.For, ast.AsyncFor}
 )
 
 
@@ -42,6 +42,7 @@ class ModuleSyntax:
         self.calls: list[ast.Call] = []
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         self.classes: list[tuple[str, list[str]]] = []  # name, simple names of the bases
+        self.class_nodes: list[ast.ClassDef] = []
         self.returns: list[tuple[ast.AST, ast.expr]] = []  # function, returned value
         self.closing_functions: set[str] = set()  # functions that close() a parameter
         self.assignments: list[tuple[ast.expr, ast.expr | None, ast.stmt]] = []
@@ -49,8 +50,11 @@ class ModuleSyntax:
         self.attributes: dict[str, list[tuple[ast.expr, Scope]]] = {}  # "state.pool" -> values
         self.attribute_annotations: dict[tuple[ast.ClassDef, str], ast.expr] = {}
         self.module_scope = Scope(source.tree, None, None)
+        self.scopes: dict[ast.AST, Scope] = {source.tree: self.module_scope}  # function -> body
         self._walk()
-        self.calls.sort(key=lambda call: (call.lineno, call.col_offset))
+        self.calls.sort(key=_position)
+        for scope in self.scopes.values():
+            scope.calls.sort(key=_position)
         self.assignments.sort(key=lambda item: (item[2].lineno, item[2].col_offset))
 
     # --- the walk -------------------------------------------------------------------
@@ -79,11 +83,13 @@ class ModuleSyntax:
                     if kind in _RECORDED:
                         if kind is ast.ClassDef:
                             child_class = child  # type: ignore[assignment]
+                            self.class_nodes.append(child)  # type: ignore[arg-type]
                             self.classes.append(
                                 (child.name, [simple_name(b) or "" for b in child.bases])  # type: ignore[attr-defined]
                             )
                         elif kind in FUNCTION_NODES:
                             child_scope = self._function_scope(child, scope, class_node)  # type: ignore[arg-type]
+                            self.scopes[child] = child_scope
                         self._record(child, child_scope)
                     scope_of[child] = child_scope
                     stack.append((child, child_scope, child_class))
@@ -96,6 +102,7 @@ class ModuleSyntax:
     ) -> Scope:
         arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)
         scope = Scope(function, parent, class_node, frozenset(arg.arg for arg in arguments))
+        parent.children.append(scope)
         for arg in arguments:
             if arg.annotation is not None:
                 scope.annotations[arg.arg] = arg.annotation
@@ -104,6 +111,7 @@ class ModuleSyntax:
     def _record(self, node: ast.AST, scope: Scope) -> None:
         if isinstance(node, ast.Call):
             self.calls.append(node)
+            scope.calls.append(node)
             func = node.func
             if (
                 isinstance(func, ast.Attribute)
@@ -116,6 +124,9 @@ class ModuleSyntax:
         elif isinstance(node, ast.Return):
             if node.value is not None:
                 self.returns.append((scope.node, node.value))
+                scope.returns.append(node.value)
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            scope.loops.append(node)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.functions.setdefault(node.name, []).append(node)
         elif isinstance(node, ast.Assign):
@@ -180,6 +191,7 @@ class ModuleSyntax:
             return
         if isinstance(stmt, ast.stmt):
             self.assignments.append((target, value, stmt))
+            scope.assignments.append((target, value))
         if value is None:
             return
         if isinstance(target, ast.Name):
@@ -202,9 +214,13 @@ class ModuleSyntax:
             yield node
 
     def enclosing_function(self, node: ast.AST) -> ast.AST:
-        return next(
-            (a for a in self.ancestors(node) if isinstance(a, FUNCTION_NODES)), self.source.tree
-        )
+        """The function (or the module) whose body holds `node`."""
+        scope = self.scope_of.get(node)
+        if scope is None:
+            return self.source.tree
+        if scope.node is node:  # a function: the one it is defined in
+            scope = scope.parent or self.module_scope
+        return scope.node
 
     def in_finally(self, node: ast.AST, stop: ast.AST) -> ast.Try | ast.TryStar | None:
         """The innermost try (below `stop`) whose `finally` contains `node`."""
@@ -218,3 +234,7 @@ class ModuleSyntax:
                 return ancestor
             child = ancestor
         return None
+
+
+def _position(node: ast.expr) -> tuple[int, int]:
+    return node.lineno, node.col_offset

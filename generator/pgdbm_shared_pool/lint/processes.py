@@ -160,12 +160,13 @@ def _main_functions(module: ModuleSyntax) -> set[str]:
         if isinstance(statement, ast.If) and _is_main_guard(statement.test)
     ]
     names = _called_names(guards)
-    while True:
-        bodies = [f for name in names for f in module.functions.get(name, [])]
-        grown = names | _called_names(bodies)
-        if grown == names:
-            return names
-        names = grown
+    pending = list(names)
+    while pending:  # each function's body is read once
+        bodies = module.functions.get(pending.pop(), [])
+        for called in _called_names(bodies) - names:
+            names.add(called)
+            pending.append(called)
+    return names
 
 
 def _called_names(nodes: Sequence[ast.AST]) -> set[str]:

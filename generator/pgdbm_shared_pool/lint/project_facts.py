@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from .module_syntax import ModuleSyntax
+from .owners import PoolOwner, pool_owners
 from .processes import Processes
 from .syntax import MANAGER, PGDBM_CLASSES, is_create_shared_pool, simple_name
 
@@ -41,6 +42,24 @@ class ProjectFacts:
             set(),
         )
         self.pool_closers = {name for module in modules for name in module.closing_functions}
+        self.owners = pool_owners(
+            modules,
+            manager_classes=self.manager_classes,
+            pool_factories=self.pool_factories,
+            closers=self.pool_closers,
+        )
+        self.owner_names = {owner.name for owner in self.owners}
+        self.instances: dict[str, list[tuple[str, str]]] = {}  # db = Database() at module level
+        for module in modules:
+            for name, values in module.module_scope.values.items():
+                for value in values:
+                    if (
+                        isinstance(value, ast.Call)
+                        and isinstance(value.func, ast.Name)
+                        and value.func.id in self.owner_names
+                    ):
+                        found = (module.source.path, value.func.id)
+                        self.instances.setdefault(name, []).append(found)
         self.processes = Processes(modules)
         self._paths = [module.source.path for module in modules if not module.source.is_test]
         self._pool_users = {
@@ -56,6 +75,27 @@ class ProjectFacts:
             for function in functions
             if function.returns is not None and self._names_manager(function.returns)
         }
+
+    def owner(self, name: str, near: str) -> PoolOwner | None:
+        """The pool-owning class called `name` as seen from the module at `near`: the one in
+        its process, else the one sharing most folders with it."""
+        candidates = [owner for owner in self.owners if owner.name == name]
+        if len(candidates) > 1:
+            together = [
+                owner
+                for owner in candidates
+                if self.processes.together(owner.module.source.path, near)
+            ]
+            candidates = together or candidates
+        return max(
+            candidates, key=lambda o: _shared_folders(o.module.source.path, near), default=None
+        )
+
+    def instance(self, name: str, near: str) -> str | None:
+        """The owner class of a module-level instance imported by name (db_infrastructure)."""
+        found = self.instances.get(name, [])
+        together = [(path, cls) for path, cls in found if self.processes.together(path, near)]
+        return (together or found or [(None, None)])[0][1]
 
     def on_shared_pool(self, path: str) -> bool:
         """Whether a process running this module creates or borrows a shared pool."""
@@ -107,6 +147,15 @@ class ProjectFacts:
         if isinstance(annotation, ast.BinOp):
             return self._names_manager(annotation.left) or self._names_manager(annotation.right)
         return simple_name(annotation) in self.manager_classes
+
+
+def _shared_folders(first: str, second: str) -> int:
+    count = 0
+    for a, b in zip(PurePath(first).parts, PurePath(second).parts, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
 
 
 def _closure(step, start: set[str]) -> set[str]:  # type: ignore[no-untyped-def]

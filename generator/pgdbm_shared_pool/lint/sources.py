@@ -83,6 +83,8 @@ class PythonSource(_Text):
     def __init__(self, path: str, text: str) -> None:
         super().__init__(path, text)
         self.tree = ast.parse(text, filename=path)
+        self._segments: dict[ast.AST, tuple[int, str]] = {}
+        self._bodies: dict[ast.AST, int | None] = {}
 
     def hit(self, node: ast.AST, message: str | None = None) -> Hit:
         line: int = node.lineno  # type: ignore[attr-defined]
@@ -101,12 +103,16 @@ class PythonSource(_Text):
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
 
     def segment(self, node: ast.AST) -> tuple[int, str]:
-        """The character offset where `node` starts, and its source text."""
-        line: int = node.lineno  # type: ignore[attr-defined]
-        end_line: int = node.end_lineno or line  # type: ignore[attr-defined]
-        begin = self.offset_of(line, self.column(line, node.col_offset))  # type: ignore[attr-defined]
-        end = self.offset_of(end_line, self.column(end_line, node.end_col_offset or 0))  # type: ignore[attr-defined]
-        return begin, self.text[begin:end]
+        """The character offset where `node` starts, and its source text (once per node:
+        a long string with many findings is not copied per finding)."""
+        known = self._segments.get(node)
+        if known is None:
+            line: int = node.lineno  # type: ignore[attr-defined]
+            end_line: int = node.end_lineno or line  # type: ignore[attr-defined]
+            begin = self.offset_of(line, self.column(line, node.col_offset))  # type: ignore[attr-defined]
+            end = self.offset_of(end_line, self.column(end_line, node.end_col_offset or 0))  # type: ignore[attr-defined]
+            known = self._segments[node] = (begin, self.text[begin:end])
+        return known
 
     def pattern_hit(self, node: ast.AST, pattern: re.Pattern[str], message: str) -> Hit:
         """A hit where `pattern` first matches in `node`'s source text (its start if nowhere)."""
@@ -124,17 +130,26 @@ class PythonSource(_Text):
         """A hit at character `offset` of a string literal's value (its start if unmappable)."""
         start = self.hit(node, message)
         end_line = node.end_lineno or node.lineno
-        begin, segment = self.segment(node)
-        prefix = _STRING_PREFIX.match(segment)
-        if prefix is None:
-            return start
-        opening = prefix.end()
-        body = segment[opening : len(segment) - len(prefix.group(1))]
-        if body != node.value:  # escapes or implicit concatenation: no 1:1 mapping
+        body_start = self._string_body_start(node)
+        if body_start is None:  # escapes or implicit concatenation: no 1:1 mapping
             return Hit(self, start.line, start.column, message, end_line)
-        target = begin + opening + offset
+        target = body_start + offset
         line = self.line_of(target)
         return Hit(self, line, target - self._line_starts[line - 1] + 1, message, end_line)
+
+    def _string_body_start(self, node: ast.Constant) -> int | None:
+        """Offset of the first character of a literal's value in the file, if the source text
+        between the quotes is the value itself (computed once per literal)."""
+        if node not in self._bodies:
+            begin, segment = self.segment(node)
+            prefix = _STRING_PREFIX.match(segment)
+            body_start = None
+            if prefix is not None:
+                opening = prefix.end()
+                body = segment[opening : len(segment) - len(prefix.group(1))]
+                body_start = begin + opening if body == node.value else None
+            self._bodies[node] = body_start
+        return self._bodies[node]
 
 
 class SqlSource(_Text):

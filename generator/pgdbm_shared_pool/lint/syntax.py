@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 MANAGER = "AsyncDatabaseManager"
@@ -97,10 +98,11 @@ def is_create_shared_pool(node: ast.AST) -> bool:
 class Value:
     """What an expression holds, as far as the rules care."""
 
-    kind: str  # "manager", "managers" (a container of them), "pool", "config"
+    kind: str  # "manager", "managers" (a container of them), "pool", "config", "owner"
     pool_based: bool | None = None  # for managers: built with pool= (None: unknown)
     schema: str | None = None  # for managers: the literal schema, if known
     has_schema: bool = True  # for managers: False if built without any schema
+    owner: str | None = None  # for "owner": the project class keeping a pool (owners.py)
 
 
 def elements(node: ast.AST) -> list[ast.expr]:
@@ -116,11 +118,26 @@ def elements(node: ast.AST) -> list[ast.expr]:
     return []
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Scope:
+    """A module or function body: what it binds and calls (nested functions have their own)."""
+
     node: ast.AST
     parent: Scope | None
     class_node: ast.ClassDef | None
     parameters: frozenset[str] = frozenset()
     values: dict[str, list[ast.expr]] = field(default_factory=dict)
     annotations: dict[str, ast.expr] = field(default_factory=dict)
+    calls: list[ast.Call] = field(default_factory=list)
+    assignments: list[tuple[ast.expr, ast.expr | None]] = field(default_factory=list)
+    loops: list[ast.For | ast.AsyncFor] = field(default_factory=list)
+    returns: list[ast.expr] = field(default_factory=list)
+    children: list[Scope] = field(default_factory=list)
+
+    def within(self) -> Iterator[Scope]:
+        """This scope and every scope nested in it."""
+        stack = [self]
+        while stack:
+            scope = stack.pop()
+            yield scope
+            stack.extend(scope.children)

@@ -67,7 +67,8 @@ class FunctionTaint:
             if _VALIDATOR.search(simple_name(node.func) or ""):
                 self.checked.update(_names(node.args))
         elif isinstance(node, ast.Compare) and any(
-            isinstance(op, ast.In | ast.NotIn) for op in node.ops
+            isinstance(op, ast.In | ast.NotIn) and _constant_collection(container)
+            for op, container in zip(node.ops, node.comparators, strict=True)
         ):
             self.checked.update(_names([node.left]))  # an allow-list: if x not in ALLOWED
 
@@ -121,6 +122,15 @@ class FunctionTaint:
                 self.expression(argument) for argument in arguments
             )
         return False
+
+
+def _constant_collection(node: ast.expr) -> bool:
+    """An allow-list: a literal collection, or a constant's name (ALLOWED, Schema.names).
+    A cache (`if tenant not in self.cache`) checks nothing about the text."""
+    if isinstance(node, ast.Tuple | ast.List | ast.Set | ast.Dict):
+        return True
+    name = simple_name(node)
+    return name is not None and name.isupper()
 
 
 def _parameters(arguments: ast.arguments) -> set[str]:

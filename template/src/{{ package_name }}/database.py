@@ -2,17 +2,20 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
+import pgdbm
 from pgdbm import (
     AsyncDatabaseManager,
     AsyncMigrationManager,
     DatabaseConfig,
     MigrationError,
-    QueryError,
 )
 from pgdbm.core import SchemaManager
 
@@ -27,6 +30,50 @@ logger = logging.getLogger(__name__)
 
 class MigrationFailed(RuntimeError):
     """A migration could not be applied; the message names the service and the file."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """What a DSN connects to, as asyncpg reads it (PG* variables fill the gaps); no password."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+
+    @classmethod
+    def of(cls, dsn: str) -> "DatabaseTarget":
+        parts = urlsplit(dsn)
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:  # several hosts (h1:5432,h2:5432): show them as written
+            host, port = parts.netloc.rpartition("@")[2], None
+        user = unquote(parts.username or "") or query.get("user") or os.environ.get("PGUSER")
+        user = user or "postgres"
+        return cls(
+            host=host or query.get("host") or os.environ.get("PGHOST") or "localhost",
+            port=port or int(query.get("port") or os.environ.get("PGPORT") or 5432),
+            database=unquote(parts.path.lstrip("/")) or os.environ.get("PGDATABASE") or user,
+            user=user,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}, database {self.database!r} as {self.user!r}"
+
+
+class DatabaseUnreachable(RuntimeError):
+    """No connection could be made. The message is one line: where (never the password),
+    the server's or the network's answer, and what usually fixes it."""
+
+    def __init__(self, target: DatabaseTarget, error: BaseException) -> None:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        if isinstance(error, asyncpg.InvalidCatalogNameError):
+            host, port, user = target.host, target.port, target.user
+            reason += f"; create it: createdb -h {host} -p {port} -U {user} {target.database}"
+        elif isinstance(error, OSError):
+            reason += "; is PostgreSQL running and listening there?"
+        super().__init__(f"cannot connect to PostgreSQL at {target}: {reason}")
 
 
 class ServiceDatabase(AsyncDatabaseManager):
@@ -58,25 +105,54 @@ class ServiceDatabase(AsyncDatabaseManager):
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.shared_pool.acquire(timeout=self.acquire_timeout) as connection:
+        try:
+            connection = await self.shared_pool.acquire(timeout=self.acquire_timeout)
+        except TimeoutError:
+            wait, size = self.acquire_timeout, self.shared_pool.get_max_size()
+            raise TimeoutError(f"no free connection within {wait} s (pool of {size})") from None
+        try:
             yield connection
+        finally:
+            await self.shared_pool.release(connection)
 
 
-async def create_pool(settings: Settings, database_url: str | None = None) -> asyncpg.Pool:
-    """Create a shared pool on `database_url` (default: settings.database_url).
+async def create_pool(
+    settings: Settings, database_url: str | None = None, *, migrations: bool = False
+) -> asyncpg.Pool:
+    """Create a shared pool on `database_url` (default: settings.database_url), or raise
+    DatabaseUnreachable. Its statements run under the request timeouts, or with
+    `migrations` under MIGRATION_STATEMENT_TIMEOUT_MS.
 
     pgdbm 0.5 pins its search_path to pg_catalog, so SQL that forgets {{tables.x}}
     fails loudly instead of landing in public.
     """
+    dsn = database_url or settings.database_url
+    target = DatabaseTarget.of(dsn)
+    statement_ms = (
+        settings.migration_statement_timeout_ms if migrations else settings.statement_timeout_ms
+    )
     config = DatabaseConfig(
-        connection_string=database_url or settings.database_url,
+        connection_string=dsn,
+        # Only for pgdbm's log lines, which otherwise name its defaults (localhost, postgres).
+        host=target.host,
+        port=target.port,
+        database=target.database,
+        user=target.user,
         min_connections=settings.pool_min_size,
         max_connections=settings.pool_max_size,
         statement_cache_size=settings.statement_cache_size,
-        statement_timeout_ms=settings.statement_timeout_ms,
+        statement_timeout_ms=statement_ms,
+        lock_timeout_ms=settings.lock_timeout_ms,
+        # asyncpg's own limit per call, for a server that stops answering: after the
+        # server's statement_timeout, which says more when it fires.
+        command_timeout=statement_ms / 1000 + 1,
+        retry_attempts=1,  # fail fast, in one line; compose and orchestrators restart us
         server_settings={"application_name": APP_NAME},
     )
-    return await AsyncDatabaseManager.create_shared_pool(config)
+    try:
+        return await AsyncDatabaseManager.create_shared_pool(config)
+    except pgdbm.ConnectionError as error:
+        raise DatabaseUnreachable(target, error.__cause__ or error) from error
 
 
 async def close_pool(pool: asyncpg.Pool, grace: float) -> None:
@@ -155,18 +231,23 @@ async def migrate_services(
         return applied
 
 
-async def pending_migrations(db: AsyncDatabaseManager, service: Service) -> list[str]:
-    """Files in the service's migrations folder that its schema has not applied yet."""
-    files = sorted(path.name for path in service.migrations_path.glob("*.sql"))
-    try:
-        rows = await db.fetch_all(
-            "SELECT filename FROM {{tables.schema_migrations}} WHERE module_name = $1",
-            service.schema,
+async def pending_migrations(
+    connection: asyncpg.Connection,
+    databases: Mapping[str, AsyncDatabaseManager],
+    services: Iterable[Service],
+) -> dict[str, list[str]]:
+    """Per service, the files in its migrations folder its schema has not applied yet."""
+    pending = {}
+    for service in services:
+        query = databases[service.schema].prepare_query(
+            "SELECT filename FROM {{tables.schema_migrations}} WHERE module_name = $1"
         )
-    except QueryError as error:
-        never_migrated = asyncpg.UndefinedTableError | asyncpg.InvalidSchemaNameError
-        if isinstance(error.__cause__, never_migrated):
-            return files
-        raise
-    applied = {row["filename"] for row in rows}
-    return [name for name in files if name not in applied]
+        try:
+            rows = await connection.fetch(query, service.schema)
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            rows = []  # never migrated
+        applied = {row["filename"] for row in rows}
+        files = sorted(path.name for path in service.migrations_path.glob("*.sql"))
+        if missing := [name for name in files if name not in applied]:
+            pending[service.schema] = missing
+    return pending

@@ -1,32 +1,42 @@
-"""Map database failures to HTTP: 409 on conflicts, 503 when the database is out of reach."""
+"""Map failures to HTTP: 409 on conflicts, 503 with Retry-After whenever retrying later can
+succeed (every timeout, a lost connection, a server shutting down), 500 for the rest;
+422 answers quote only a short prefix of what they reject."""
 
+import json
 import logging
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pgdbm import QueryError
 from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
-# Errors after which retrying later can succeed: the server is restarting, shutting
-# down, refusing connections, or the statement was cancelled (statement_timeout).
-TRANSIENT = (
+RETRY_AFTER_SECONDS = 1
+# Server errors after which the same request can succeed later, by SQLSTATE class:
+#   55P03  lock_timeout: the row or table stayed locked (LockNotAvailableError)
+#   57xxx  statement_timeout or a cancel (57014), server shutting down (57P01 admin,
+#          57P02 crash, 57P03 starting up or in recovery), idle session timeout
+#   08xxx  connection failure;  40xxx  deadlock or serialization failure (rolled back)
+#   53xxx  too many connections, out of memory or disk
+RETRY_LATER = (
+    asyncpg.LockNotAvailableError,
+    asyncpg.OperatorInterventionError,
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.InsufficientResourcesError,
 )
-# Raised outside pgdbm's QueryError. TimeoutError (no free connection within
-# pool_acquire_timeout) and ConnectionRefusedError (server down) are OSErrors;
+# Raised outside pgdbm's QueryError. TimeoutError (no free connection in time, or a
+# lock held by another process) and ConnectionRefusedError (server down) are OSErrors;
 # InterfaceError comes from a connection that died while checked out, and
 # InternalClientError from an idle one the server ended just before reuse
 # ("cannot switch to state 12; another operation (2) is in progress").
 CONNECTION_LOST = (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+ECHOED_INPUT_CHARS = 100  # of a rejected value, in a 422 answer
 
 
 class ErrorBody(BaseModel):
@@ -42,7 +52,8 @@ DATABASE_ERRORS: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorBody, "description": "Unexpected database error (no SQL disclosed)"},
     503: {
         "model": ErrorBody,
-        "description": "No database connection within the acquire timeout, or server down",
+        "description": "Timed out (connection, lock, statement or the request's budget), "
+        "or the database is unreachable or restarting: retry later",
         "headers": {
             "Retry-After": {
                 "description": "Seconds to wait before retrying",
@@ -57,7 +68,7 @@ def unavailable() -> JSONResponse:
     return JSONResponse(
         {"detail": "database unavailable, retry later"},
         status_code=503,
-        headers={"Retry-After": "1"},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -65,20 +76,38 @@ async def query_failed(request: Request, error: Exception) -> JSONResponse:
     cause = error.__cause__
     if isinstance(cause, asyncpg.UniqueViolationError):
         return JSONResponse({"detail": "conflicts with an existing record"}, status_code=409)
-    if isinstance(cause, TRANSIENT):
-        logger.warning("%s %s: %r", request.method, request.url.path, cause)
-        return unavailable()
+    if isinstance(cause, RETRY_LATER):
+        return await retry_later(request, cause)
     # Log the SQL for us; never send it to the client.
     logger.exception("%s %s failed", request.method, request.url.path, exc_info=error)
     return JSONResponse({"detail": "internal database error"}, status_code=500)
 
 
-async def database_unreachable(request: Request, error: Exception) -> JSONResponse:
-    logger.warning("%s %s: %r", request.method, request.url.path, error)
+async def retry_later(request: Request, error: Exception) -> JSONResponse:
+    logger.warning("%s %s: 503: %r", request.method, request.url.path, error)
     return unavailable()
+
+
+def shortened(value: Any) -> Any:
+    """`value`, or the start of its JSON text when that is longer than ECHOED_INPUT_CHARS."""
+    if isinstance(value, bool | int | float | None):
+        return value
+    text = value if isinstance(value, str) else json.dumps(jsonable_encoder(value))
+    return text if len(text) <= ECHOED_INPUT_CHARS else text[:ECHOED_INPUT_CHARS] + "..."
+
+
+async def invalid_request(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422, but a rejected 1 MB value is quoted by its first characters only."""
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {**entry, "input": shortened(entry["input"])} if "input" in entry else entry
+        for entry in error.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueryError, query_failed)
-    for error_type in (*CONNECTION_LOST, *TRANSIENT):
-        app.add_exception_handler(error_type, database_unreachable)
+    for error_type in (*CONNECTION_LOST, *RETRY_LATER):
+        app.add_exception_handler(error_type, retry_later)
+    app.add_exception_handler(RequestValidationError, invalid_request)

@@ -1,18 +1,25 @@
 """Apply every service's pending migrations, then exit: `python -m <package>.migrate`.
 
 Run it before rolling out a new version (and set MIGRATE_ON_STARTUP=false on the app),
-so replicas never race a long migration.
+so replicas never race a long migration. Exit status: 0 done, 1 failed (one line on
+stderr says why: the database unreachable, a migration's error, another process's lock).
 """
 
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from pgdbm import AsyncDBError
 
-from .config import Settings, get_settings
-from .database import MigrationFailed, close_pool, create_pool, migrate_services
+from .config import InvalidSettings, Settings, get_settings
+from .database import (
+    DatabaseUnreachable,
+    MigrationFailed,
+    close_pool,
+    create_pool,
+    migrate_services,
+)
+from .logs import configure_logging
 from .service import Service
 from .services import SERVICES
 
@@ -22,7 +29,7 @@ async def migrate(
 ) -> dict[str, list[str]]:
     """Migrate on a short-lived pool of its own, on MIGRATION_DATABASE_URL: the migration
     lock is a session lock, which only a direct connection (no transaction pooler) keeps."""
-    pool = await create_pool(settings, settings.migration_database_url)
+    pool = await create_pool(settings, settings.migration_database_url, migrations=True)
     try:
         return await migrate_services(pool, services, settings)
     finally:
@@ -30,11 +37,12 @@ async def migrate(
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        applied = asyncio.run(migrate(get_settings()))
-    except (MigrationFailed, AsyncDBError, OSError) as error:  # OSError covers TimeoutError
-        # pgdbm appends generic troubleshooting tips; the first line is the error.
+        settings = get_settings()
+        configure_logging("WARNING")  # the command prints what it applied
+        applied = asyncio.run(migrate(settings))
+    except (InvalidSettings, DatabaseUnreachable, MigrationFailed, AsyncDBError, OSError) as error:
+        # OSError covers TimeoutError; pgdbm's errors add lines of generic tips.
         print(f"migration failed: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
     for schema, files in applied.items():

@@ -94,10 +94,11 @@ from pgdbm import AsyncDatabaseManager, DatabaseConfig
 
 async def start(config: DatabaseConfig, reports_config: DatabaseConfig):
     pool = await AsyncDatabaseManager.create_shared_pool(config)
+    reports = AsyncDatabaseManager(reports_config)
     try:
-        reports = AsyncDatabaseManager(reports_config)
         await reports.connect()  # SP001
     finally:
+        await reports.disconnect()
         await pool.close()
 """,
 ]

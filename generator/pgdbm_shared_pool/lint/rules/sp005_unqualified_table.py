@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from .. import sql
+from ..module_facts import ModuleFacts
 from ..project import Project
 from ..sources import Hit
-from ..syntax import query_argument
+from ..syntax import Value, query_argument
 
 CODE = "SP005"
 NAME = "table-without-template"
@@ -87,6 +89,10 @@ async def active_users(db: AsyncDatabaseManager):
     return await db.fetch_all("SELECT * FROM users WHERE active")  # SP005
 """,
     """\
+# a snippet: `db` is the reader's manager on the shared pool
+await db.execute("INSERT INTO users (email) VALUES ($1)", email)  # SP005
+""",
+    """\
 -- migrations/001_create_items.sql
 CREATE TABLE IF NOT EXISTS {{tables.items}} (id bigint PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS items_id ON items (id);  -- SP005
@@ -127,7 +133,7 @@ def check(project: Project) -> Iterator[Hit]:
             if not (isinstance(query, ast.Constant) and isinstance(query.value, str)):
                 continue
             assert isinstance(call.func, ast.Attribute)  # query_argument checked it
-            receiver = module.value_of(call.func.value)
+            receiver = module.value_of(call.func.value) or _snippet_database(module, call)
             if receiver is None or receiver.kind != "manager" or receiver.pool_based is False:
                 continue  # own-pool managers keep a normal search_path: unqualified names resolve
             if receiver.pool_based is None and module.own_pools_only:
@@ -137,6 +143,24 @@ def check(project: Project) -> Iterator[Hit]:
                     yield module.source.string_hit(query, token.offset, _message(token))
                 for token in sql.unexpanded_templates(statement):
                     yield module.source.string_hit(query, token.offset, _unexpanded(token))
+
+
+# A snippet's `db`: a name used at the top level that nothing in the file binds.
+_DATABASE_NAME = re.compile(r"(^|_)(db|database)\d*$")
+
+
+def _snippet_database(module: ModuleFacts, call: ast.Call) -> Value | None:
+    """`await db.execute(...)` at the top level of a snippet, `db` bound nowhere in it: the
+    skill's (and the reader's) manager on the shared pool."""
+    assert isinstance(call.func, ast.Attribute)
+    receiver = call.func.value
+    if not isinstance(receiver, ast.Name) or not _DATABASE_NAME.search(receiver.id):
+        return None
+    if module.enclosing_function(call) is not module.source.tree:
+        return None
+    syntax = module.syntax
+    bound = receiver.id in syntax.module_scope.values or receiver.id in syntax.foreign
+    return None if bound or receiver.id in syntax.imported else Value("manager")
 
 
 def _unexpanded(token: sql.Token) -> str:

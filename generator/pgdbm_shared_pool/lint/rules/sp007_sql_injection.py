@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 
+from ..module_facts import ModuleFacts
 from ..project import Project
 from ..sources import Hit
 from ..syntax import ASYNCPG_QUERY_METHODS, FUNCTION_NODES, QUERY_METHODS, query_argument
@@ -110,7 +111,7 @@ def check(project: Project) -> Iterator[Hit]:
                 taints[function] = FunctionTaint(function)
             if not taints[function].expression(query):
                 continue
-            builders = _builders(query, function)
+            builders = _builders(module, query, function)
             texts = " ".join(text for node in builders for text in _literal_parts(node))
             if not _SQL.search(texts):
                 continue
@@ -122,21 +123,11 @@ def check(project: Project) -> Iterator[Hit]:
             )
 
 
-def _builders(query: ast.expr, function: ast.AST) -> list[ast.expr]:
+def _builders(module: ModuleFacts, query: ast.expr, function: ast.AST) -> list[ast.expr]:
     """The query expression, or the values assigned to the local it names."""
     if not isinstance(query, ast.Name):
         return [query]
-    values: list[ast.expr] = [query]
-    for node in ast.walk(function):
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == query.id for t in node.targets
-        ):
-            values.append(node.value)
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and (
-            isinstance(node.target, ast.Name) and node.target.id == query.id and node.value
-        ):
-            values.append(node.value)  # type: ignore[arg-type]
-    return values
+    return [query, *module.syntax.scopes[function].values.get(query.id, [])]
 
 
 def _literal_parts(node: ast.AST) -> list[str]:

@@ -63,6 +63,11 @@ async def startup() -> None:
     app.state.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
 
 
+@app.on_event("shutdown")
+async def shutdown() -> None:
+    await app.state.pool.close()
+
+
 @app.get("/health/pool")
 async def pool_health(request: Request) -> dict:
     return await request.app.state.pool.get_pool_stats()  # SP008

@@ -1,25 +1,39 @@
-"""SP009: the shared pool is closed on every path."""
+"""SP009: every pool is closed on every path."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 
-from ..module_facts import ModuleFacts
+from ..lifecycle import (
+    Opening,
+    closed_elsewhere,
+    closed_on_failure,
+    closes,
+    follows_directly,
+    is_generator,
+    openings,
+    protects,
+    statement_of,
+)
+from ..owners import half_open
 from ..project import Project
 from ..sources import Hit
-from ..syntax import dotted, is_create_shared_pool, simple_name
 
 CODE = "SP009"
 NAME = "pool-closed-in-finally"
-MESSAGE = "the shared pool is not closed on every path (close it in `finally`)"
+MESSAGE = "the pool is not closed on every path (close it in `finally`)"
 RATIONALE = (
     "The skill's lifespan closes the pool after `yield`, not in `finally`: when start-up fails "
     "(in pgdbm 0.5.0 a failed migration raises `MigrationError`; a missing schema raises "
     "`InvalidSchemaNameError`) the pool stays open, measured at 10 connections left on the "
     "server per failed boot. `manager.disconnect()` on a pool-based manager is a no-op; only "
-    "`pool.close()` closes it. Pools handed to an object (`self._pool`, `app.state.pool`) or "
-    "returned to the caller are the owner's to close."
+    "`pool.close()` closes it. The same holds for an own-pool manager after `connect()` "
+    "(closed by `disconnect()`), and for an object that opens a pool for the lifespan "
+    "(`await db.initialize()`): a lifespan must close what it opened, in `finally`. A pool kept "
+    "on `app.state` must be closed somewhere in the app; an object whose `close()` checks an "
+    "`_initialized` flag set only at the end of `initialize()` never closes a pool opened by a "
+    "half-finished `initialize()`. Pools returned to the caller are the caller's to close."
 )
 EXEMPT_TESTS = True
 
@@ -102,6 +116,55 @@ async def pool_accepted(config) -> bool:
     await pool.close()  # nothing in between can fail
     return True
 """,
+    """\
+from fastapi import FastAPI
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+app = FastAPI()
+
+
+@app.on_event("startup")
+async def open_pool() -> None:
+    app.state.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+
+
+@app.on_event("shutdown")
+async def close_pool() -> None:
+    await app.state.pool.close()
+""",
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+class EventStore:
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.db = AsyncDatabaseManager(config)
+        self._connected = False
+
+    async def initialize(self) -> None:
+        await self.db.connect()
+        self._connected = True  # before anything that can fail
+        await self.db.execute("CREATE TABLE IF NOT EXISTS {{tables.events}} (id int)")
+
+    async def close(self) -> None:
+        if self._connected:
+            await self.db.disconnect()
+            self._connected = False
+""",
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+async def open_events(config: DatabaseConfig) -> AsyncDatabaseManager:
+    db = AsyncDatabaseManager(config)
+    await db.connect()
+    try:
+        await db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    except BaseException:
+        await db.disconnect()
+        raise
+    return db
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -137,169 +200,160 @@ async def serve(config, migrate_all, serve_forever) -> None:
     finally:
         await pool.close()
 """,
-]
+    """\
+from contextlib import asynccontextmanager
 
-_CLOSE_METHODS = frozenset({"close", "terminate"})
-# What leaves a block early in practice: I/O that fails (awaits), suspension, jumps. Plain
-# calls between creating the pool and its try (building managers) are let through.
-_INTERRUPTIONS = (
-    ast.Await,
-    ast.Yield,
-    ast.YieldFrom,
-    ast.Return,
-    ast.Raise,
-    ast.Break,
-    ast.Continue,
-)
-_EXIT_STACK_METHODS = frozenset(
-    {"push_async_callback", "callback", "push_async_exit", "enter_async_context"}
-)
+from fastapi import FastAPI
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())  # SP009
+    app.state.users = AsyncDatabaseManager(pool=app.state.pool, schema="users")
+    yield
+""",
+    """\
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+class Database:
+    def __init__(self) -> None:
+        self.pool = None
+
+    async def initialize(self) -> None:
+        self.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.database = Database()
+    await app.state.database.initialize()  # SP009
+    yield
+""",
+    """\
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    db = AsyncDatabaseManager(DatabaseConfig(schema="app"))
+    await db.connect()  # SP009
+    await db.execute("CREATE TABLE IF NOT EXISTS {{tables.events}} (id int)")
+    yield
+    await db.disconnect()
+""",
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+class EventStore:
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.db = AsyncDatabaseManager(config)
+        self._initialized = False
+
+    async def initialize(self) -> None:
+        await self.db.connect()  # SP009
+        await self.db.execute("CREATE TABLE IF NOT EXISTS {{tables.events}} (id int)")
+        self._initialized = True
+
+    async def close(self) -> None:
+        if self._initialized:
+            await self.db.disconnect()
+""",
+    """\
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+async def open_events(config: DatabaseConfig) -> AsyncDatabaseManager:
+    db = AsyncDatabaseManager(config)
+    await db.connect()  # SP009
+    await db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    return db
+""",
+]
 
 
 def check(project: Project) -> Iterator[Hit]:
     for module in project.modules():
-        for call in module.calls:
-            if is_create_shared_pool(call) or (
-                isinstance(call.func, ast.Name) and call.func.id in project.facts.pool_factories
-            ):
-                main_functions = project.facts.processes.main_functions[module.source.path]
-                problem = _problem(module, call, project.facts.pool_closers, main_functions)
-                if problem is not None:
-                    yield module.source.hit(call, problem)
+        main_functions = project.facts.processes.main_functions[module.source.path]
+        for opening in openings(project, module):
+            problem = _problem(project, opening, main_functions)
+            if problem is not None:
+                yield module.source.hit(opening.call, problem)
+        for owner in project.facts.owners:
+            if owner.module is module.syntax:
+                for opening, closing, flag in half_open(owner):
+                    opens, closes_ = opening.method.name, closing.method.name
+                    yield module.source.hit(
+                        opening.call,
+                        f"if {opens}() fails after this line, {closes_}() skips the open pool: "
+                        f"it checks self.{flag}, set only at the end",
+                    )
 
 
-def _problem(
-    module: ModuleFacts, creation: ast.Call, closers: set[str], main_functions: set[str]
-) -> str | None:
-    statement = _statement(module, creation)
-    if isinstance(statement, ast.Return | ast.AsyncWith | ast.With) or isinstance(
-        module.parents.get(_outer(module, creation)), ast.withitem
-    ):
+def _problem(project: Project, opening: Opening, main_functions: set[str]) -> str | None:
+    module, function, statement = opening.module, opening.function, opening.statement
+    if isinstance(statement, ast.Return | ast.AsyncWith | ast.With):
         return None  # returned to the caller, or managed by a context manager
-    if not isinstance(statement, ast.Assign | ast.AnnAssign):
-        return None
-    function = module.enclosing_function(creation)
     if function is module.source.tree:
         return None  # top-level await: a notebook or a snippet, not a program with a lifetime
     if getattr(function, "name", None) in main_functions:
         return None  # run by the script's __main__ block: a failure ends the process, and its pool
-    names = _aliases(module, statement, function)
-    all_closes = list(_closes(module, function, names, closers))
-    closes = [
-        (c, registered) for c, registered in all_closes if module.enclosing_function(c) is function
-    ]
-    if not closes:
-        # Stored on an object, returned, or closed by a nested function (a shutdown hook):
-        # closed elsewhere, by its owner.
-        escapes = any("." in name for name in names) or _returned(module, function, names)
-        return None if escapes or all_closes else "the shared pool is never closed"
-    for close, registered in closes:
+    found = list(closes(opening))
+    here = [(c, registered) for c, registered in found if module.enclosing_function(c) is function]
+    if not here:
+        return None if found else _unclosed(project, opening)
+    for close, registered in here:
         if registered:
             return None
         guard = module.in_finally(close, function)
-        if guard is not None and _protects(module, guard, statement):
+        if guard is not None and protects(module, guard, statement):
             return None
-        if _follows_directly(module, statement, _statement(module, close)):
-            return None  # created and closed with nothing in between that could fail
-    if any(module.in_finally(close, function) for close, _ in closes):
-        return "an await between create_shared_pool and the try whose finally closes it can leak it"
-    return "the shared pool is closed only when nothing fails: close it in `finally`"
+        if follows_directly(module, statement, statement_of(module, close)):
+            return None  # opened and closed with nothing in between that could fail
+        if closed_on_failure(module, close, statement):
+            return None  # closed by `except BaseException:`, returned otherwise
+    if any(module.in_finally(close, function) for close, _ in here):
+        return "an await between opening the pool and the try whose finally closes it can leak it"
+    if is_generator(module, function):
+        return "closed after `yield` but not in `finally`: a failed start-up leaves the pool open"
+    return "the pool is closed only when nothing fails: close it in `finally`"
 
 
-def _outer(module: ModuleFacts, call: ast.Call) -> ast.AST:
-    parent = module.parents.get(call)
-    return parent if isinstance(parent, ast.Await) else call
-
-
-def _statement(module: ModuleFacts, node: ast.AST) -> ast.AST | None:
-    return next((a for a in module.ancestors(node) if isinstance(a, ast.stmt)), None)
-
-
-def _aliases(
-    module: ModuleFacts, statement: ast.Assign | ast.AnnAssign, function: ast.AST
-) -> set[str]:
-    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-    names = {name for target in targets if (name := dotted(target)) is not None}
-    assignments = [
-        (dotted(target), dotted(value) if value is not None else None)
-        for target, value, stmt in module.assignments
-        if module.enclosing_function(stmt) is function
-    ]
-    # for pool in pools: ...  (pools created in a comprehension, closed in a loop)
-    assignments += [
-        (dotted(node.target), dotted(node.iter))
-        for node in ast.walk(function)
-        if isinstance(node, ast.For | ast.AsyncFor)
-    ]
-    grew = True
-    while grew:
-        before = len(names)
-        for target, value in assignments:
-            if value in names and target is not None:
-                names.add(target)
-        grew = len(names) != before
-    return names
-
-
-def _closes(
-    module: ModuleFacts, function: ast.AST, names: set[str], closers: set[str]
-) -> Iterator[tuple[ast.Call, bool]]:
-    """Calls in `function` (or nested in it) that close the pool, each with whether it is
-    registered on an exit stack."""
-    for call in module.calls:
-        if not any(ancestor is function for ancestor in module.ancestors(call)):
-            continue
-        method = simple_name(call.func) or ""
-        if isinstance(call.func, ast.Attribute) and dotted(call.func.value) in names:
-            if method in _CLOSE_METHODS:
-                yield call, False
-        elif method in _EXIT_STACK_METHODS and any(_refers(arg, names) for arg in call.args):
-            yield call, True
-        elif (method in closers or "close" in method) and any(
-            dotted(arg) in names for arg in call.args
-        ):
-            yield call, False
-
-
-def _refers(node: ast.expr, names: set[str]) -> bool:
-    """`pool` or `pool.close`."""
-    return dotted(node) in names or (
-        isinstance(node, ast.Attribute) and dotted(node.value) in names
-    )
-
-
-def _returned(module: ModuleFacts, function: ast.AST, names: set[str]) -> bool:
-    return any(
-        isinstance(node, ast.Return) and node.value is not None and dotted(node.value) in names
-        for node in ast.walk(function)
-        if module.enclosing_function(node) is function
-    )
-
-
-def _protects(module: ModuleFacts, guard: ast.Try | ast.TryStar, creation: ast.AST) -> bool:
-    """The try covers the creation: it is inside the try, or only plain statements lie between."""
-    if any(ancestor is guard for ancestor in module.ancestors(creation)):
-        return True
-    return _follows_directly(module, creation, guard)
-
-
-def _follows_directly(module: ModuleFacts, first: ast.AST, later: ast.AST | None) -> bool:
-    """`later` comes after `first` in the same block, and nothing in between can skip it."""
-    parent = module.parents.get(first)
-    block: list[ast.stmt] = next(
-        (
-            getattr(parent, name)
-            for name in ("body", "orelse", "finalbody")
-            if any(node is first for node in getattr(parent, name, []))
-        ),
-        [],
-    )
-    start = next((i for i, node in enumerate(block) if node is first), None)
-    end = next((i for i, node in enumerate(block) if node is later), None)
-    if start is None or end is None or start > end:
-        return False
-    return not any(
-        isinstance(node, _INTERRUPTIONS)
-        for statement in block[start + 1 : end]
-        for node in ast.walk(statement)
-    )
+def _unclosed(project: Project, opening: Opening) -> str | None:
+    """Nothing in the function closes it: is it someone else's to close, or nobody's?"""
+    module, names = opening.module, opening.names
+    if any(name.split(".")[0] in ("self", "cls") for name in names):
+        return None  # kept by an object: the object's close() (owners.py) is its owner
+    returns = module.syntax.scopes[opening.function].returns
+    returned = [value for value in returns if ast.unparse(value) in names]
+    if returned:  # the caller's to close, once it has it
+        handed = statement_of(module, returned[0])
+        if follows_directly(module, opening.statement, handed):
+            return None
+        return (
+            "when anything between opening the pool and returning it fails, nobody can close "
+            "it: close it in `except BaseException:` before re-raising"
+        )
+    kept = sorted(name for name in names if "." in name)
+    if opening.owner is None and not kept:
+        return "the pool is never closed"
+    if closed_elsewhere(project, opening):
+        return None  # a shutdown handler, or the owner's close() elsewhere in the app
+    if opening.owner is not None:
+        closers = " or ".join(f"{m}()" for m in sorted(opening.owner.closing_methods)) or "close()"
+        return (
+            f"{opening.owner.name} opens a pool here that nothing in the app closes: call its "
+            f"{closers} in the lifespan's `finally`"
+        )
+    return f"the pool kept on {kept[0]} is never closed: nothing in the app closes it"

@@ -6,9 +6,11 @@ import ast
 from collections.abc import Iterator
 from pathlib import PurePosixPath, PureWindowsPath
 
+from ..loops import loop_items
+from ..module_facts import ModuleFacts
 from ..project import Project
 from ..sources import Hit
-from ..syntax import MIGRATION_MANAGER, keyword, string_value
+from ..syntax import MIGRATION_MANAGER, Scope, dotted, keyword, string_value
 
 CODE = "SP010"
 NAME = "relative-migrations-path"
@@ -43,6 +45,20 @@ async def migrate(db) -> None:
     manager = AsyncMigrationManager(db, "/srv/app/migrations/users", module_name="users")
     await manager.apply_pending_migrations()
 """,
+    """\
+from pathlib import Path
+
+from pgdbm import AsyncMigrationManager
+
+HERE = Path(__file__).resolve().parent
+SETS = (("users", HERE / "migrations/users"), ("orders", HERE / "migrations/orders"))
+
+
+async def migrate(databases) -> None:
+    for name, path in SETS:
+        manager = AsyncMigrationManager(databases[name], str(path), module_name=name)
+        await manager.apply_pending_migrations()
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -68,6 +84,29 @@ from pgdbm import AsyncMigrationManager
 async def migrate(db) -> None:
     await AsyncMigrationManager(db, module_name="users").apply_pending_migrations()  # SP010
 """,
+    """\
+from pgdbm import AsyncMigrationManager
+
+SETS = (("users", "migrations/users"), ("orders", "migrations/orders"))
+
+
+async def migrate(databases) -> None:
+    for name, path in SETS:
+        manager = AsyncMigrationManager(databases[name], path, module_name=name)  # SP010
+        await manager.apply_pending_migrations()
+""",
+    """\
+from pathlib import Path
+
+from pgdbm import AsyncMigrationManager
+
+
+async def migrate(databases) -> None:
+    for name in ("users", "orders"):
+        path = str(Path("migrations") / name)
+        manager = AsyncMigrationManager(databases[name], path, module_name=name)  # SP010
+        await manager.apply_pending_migrations()
+""",
 ]
 
 
@@ -88,17 +127,73 @@ def check(project: Project) -> Iterator[Hit]:
                         "migrations_path omitted: it defaults to './migrations', relative to the "
                         "current directory",
                     )
-            elif _relative(path):
+            elif _relative(module, path):
                 yield module.source.hit(path)
 
 
-def _relative(path: ast.expr) -> bool:
-    """A literal path (or an f-string starting with literal text) that is not absolute."""
-    if isinstance(path, ast.JoinedStr):
-        if not path.values or not isinstance(path.values[0], ast.Constant):
-            return False
-        path = path.values[0]
-    text = string_value(path)
-    if text is None:
+def _relative(module: ModuleFacts, path: ast.expr, depth: int = 0) -> bool:
+    """A path built from relative literal text: "migrations/x", f"./m/{name}",
+    str(Path("migrations") / name), or a name taking such text from a loop over literals
+    (for name, path in (("users", "migrations/users"), ...))."""
+    if depth > 4:
         return False
-    return not (PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute())
+    if isinstance(path, ast.JoinedStr):
+        return bool(path.values) and _relative(module, path.values[0], depth + 1)
+    text = string_value(path)
+    if text is not None:
+        return not (PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute())
+    if isinstance(path, ast.BinOp) and isinstance(path.op, ast.Div):
+        return _relative(module, path.left, depth + 1)  # Path("migrations") / name
+    if isinstance(path, ast.Call) and path.args:
+        function = dotted(path.func) or ""
+        if function in ("str", "Path", "PurePath", "os.path.join", "pathlib.Path"):
+            return _relative(module, path.args[0], depth + 1)
+        return False
+    if isinstance(path, ast.Name):
+        if _checked_for_existence(module, path):
+            return False  # `if path.exists():` -- a missing folder is handled, not silent
+        return any(_relative(module, value, depth + 1) for value in _values(module, path))
+    return False
+
+
+_EXISTENCE = frozenset({"exists", "is_dir", "isdir"})
+
+
+def _checked_for_existence(module: ModuleFacts, name: ast.Name) -> bool:
+    """`path.exists()` / `os.path.isdir(path)` in the scope that binds the name."""
+    scope = _binding_scope(module, name)
+    if scope is None:
+        return False
+    for call in (c for inner in scope.within() for c in inner.calls):
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else None
+        if method not in _EXISTENCE:
+            continue
+        assert isinstance(call.func, ast.Attribute)
+        subjects = [call.func.value, *call.args]
+        if any(isinstance(s, ast.Name) and s.id == name.id for s in subjects):
+            return True
+    return False
+
+
+def _binding_scope(module: ModuleFacts, name: ast.Name) -> Scope | None:
+    scope: Scope | None = module.scope_of.get(name, module.module_scope)
+    while scope is not None:
+        if name.id in scope.values:
+            return scope
+        scope = scope.parent
+    return None
+
+
+def _values(module: ModuleFacts, name: ast.Name) -> list[ast.expr]:
+    """What a local name holds: the items a for loop over a literal gives it, or the values
+    assigned to it."""
+    found = loop_items(module, name)
+    if found is not None:
+        return found
+    scope = _binding_scope(module, name)
+    if scope is None:
+        return []
+    values = scope.values[name.id]
+    # The last assignment before the use, when there is one (path = ... then used).
+    before = [value for value in values if value.lineno <= name.lineno]
+    return [max(before, key=lambda value: (value.lineno, value.col_offset))] if before else values

@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 
+from ..module_facts import ModuleFacts
 from ..project import Project
 from ..sources import Hit
 from ..syntax import ASYNCPG_QUERY_METHODS, QUERY_METHODS, query_argument
@@ -78,27 +79,18 @@ def check(project: Project) -> Iterator[Hit]:
             query = query_argument(call, _METHODS)
             if query is None:
                 continue
-            for text in _texts(query, module.enclosing_function(call)):
+            for text in _texts(module, query, module.enclosing_function(call)):
                 template = _collapsed(text)
                 if template is not None:
                     message = f"{template} reaches PostgreSQL as is: {_why(text)}"
                     yield module.source.pattern_hit(text, _IN_SOURCE, message)
 
 
-def _texts(query: ast.expr, scope: ast.AST) -> list[ast.expr]:
+def _texts(module: ModuleFacts, query: ast.expr, function: ast.AST) -> list[ast.expr]:
     """The query, or the values assigned to the local variable it names."""
     if not isinstance(query, ast.Name):
         return [query]
-    return [
-        node.value
-        for node in ast.walk(scope)
-        if isinstance(node, ast.Assign | ast.AnnAssign)
-        and node.value is not None
-        and any(
-            isinstance(target, ast.Name) and target.id == query.id
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        )
-    ]
+    return module.syntax.scopes[function].values.get(query.id, [])
 
 
 def _collapsed(node: ast.expr) -> str | None:

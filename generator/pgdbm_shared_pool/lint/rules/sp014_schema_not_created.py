@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 
+from ..loops import loop_items
 from ..module_facts import ModuleFacts
 from ..project import Project
 from ..sources import Hit
@@ -61,6 +62,22 @@ async def migrate(pool) -> None:
         manager = AsyncMigrationManager(db, migrations_path=path, module_name=name)  # SP014
         await manager.apply_pending_migrations()
 """,
+    """\
+from pathlib import Path
+
+from pgdbm import AsyncDatabaseManager, AsyncMigrationManager
+
+HERE = Path(__file__).parent
+
+
+async def migrate(pool) -> None:
+    users = AsyncDatabaseManager(pool=pool, schema="users")
+    orders = AsyncDatabaseManager(pool=pool, schema="orders")
+    for db, name in ((users, "users"), (orders, "orders")):
+        path = str(HERE / "migrations" / name)
+        manager = AsyncMigrationManager(db, migrations_path=path, module_name=name)  # SP014
+        await manager.apply_pending_migrations()
+""",
 ]
 
 _CREATES = re.compile(r"\bcreate\s+schema\b", re.IGNORECASE)
@@ -99,6 +116,10 @@ def _manager(module: ModuleFacts, database: ast.expr | None) -> Value | None:
     value = module.value_of(database)
     if value is not None or not isinstance(database, ast.Name):
         return value
+    for item in loop_items(module, database) or []:  # for db, path in ((users_db, ...), ...)
+        found = module.value_of(item)
+        if found is not None and found.kind == "manager":
+            return found
     for ancestor in module.ancestors(database):
         if isinstance(ancestor, ast.For | ast.AsyncFor) and database.id in {
             node.id for node in ast.walk(ancestor.target) if isinstance(node, ast.Name)

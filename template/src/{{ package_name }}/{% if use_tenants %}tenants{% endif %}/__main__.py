@@ -7,14 +7,14 @@ drop TENANT --yes            drop the tenant's schema, all its data, and its reg
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from pgdbm import AsyncDBError
 
-from ..config import Settings, get_settings
-from ..database import close_pool, create_pool
+from ..config import InvalidSettings, Settings, get_settings
+from ..database import DatabaseUnreachable, close_pool, create_pool
+from ..logs import configure_logging
 from ..services import SERVICES
 from .ids import InvalidTenantId
 from .manager import MigrationProgress, TenantBusy, TenantManager, TenantNotFound, one_line
@@ -46,7 +46,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     # Each tenant being migrated holds two connections: its lock and its migration.
     pool_max_size = max(settings.pool_max_size, 2 * parallel + 1)
     settings = settings.model_copy(update={"pool_min_size": 1, "pool_max_size": pool_max_size})
-    pool = await create_pool(settings, settings.migration_database_url)  # direct: session locks
+    # Direct (session locks), with the migrations' statement timeout.
+    pool = await create_pool(settings, settings.migration_database_url, migrations=True)
     try:
         tenants = TenantManager(
             pool,
@@ -77,10 +78,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "drop" and not args.yes:
         print(f"refusing to drop tenant {args.tenant!r} without --yes", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(run(args, get_settings()))
-    except (InvalidTenantId, TenantNotFound, TenantBusy, AsyncDBError, OSError) as error:
+        settings = get_settings()
+        configure_logging("WARNING")  # the command prints its own progress
+        return asyncio.run(run(args, settings))
+    except (
+        InvalidSettings,
+        DatabaseUnreachable,
+        InvalidTenantId,
+        TenantNotFound,
+        TenantBusy,
+        AsyncDBError,
+        OSError,
+    ) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 1
 

@@ -2,15 +2,17 @@
 
 Provisioning is race-free within a process (a lock per tenant) and across processes (an
 advisory lock per tenant, database.migration_lock), and bounded by a semaphore so that it
-never holds the whole pool. A failed migration leaves the tenant `failed` with the error
-recorded; provisioning it again resumes where it stopped.
+never holds the whole pool. Inside a request every wait for those locks ends with the
+request's budget (TimeoutError, answered 503); the CLI may wait MIGRATION_LOCK_TIMEOUT.
+A failed migration leaves the tenant `failed` with the error recorded; provisioning it
+again resumes where it stopped.
 """
 
 import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from ..database import (
     migrate_schema,
     migration_lock,
 )
+from ..deadline import holding, remaining
 from ..service import Service
 from . import MIGRATIONS_PATH, REGISTRY_SCHEMA
 from .ids import tenant_schema
@@ -131,7 +134,7 @@ class TenantManager:
     async def provision(self, tenant_id: str) -> tuple[Tenant, bool]:
         """Create and migrate the tenant's schema; (tenant, True) if this call activated it."""
         schema = self.schema_for(tenant_id)
-        async with self._locks[tenant_id]:
+        async with self._locked(tenant_id):
             tenant = await self.registry.get(tenant_id)
             if tenant is not None and tenant.status is TenantStatus.ACTIVE:
                 return tenant, False
@@ -150,7 +153,7 @@ class TenantManager:
 
     async def migrate_tenant(self, tenant_id: str) -> tuple[Tenant, list[str]]:
         """Apply the tenant's pending migrations: (tenant, files applied)."""
-        async with self._locks[tenant_id], self._exclusive(tenant_id):
+        async with self._locked(tenant_id), self._exclusive(tenant_id):
             tenant = await self.registry.get(tenant_id)
             if tenant is None or tenant.status is TenantStatus.DROPPING:
                 raise TenantNotFound(f"tenant {tenant_id!r} was dropped meanwhile")
@@ -191,7 +194,7 @@ class TenantManager:
         if confirm != tenant_id:
             raise DropNotConfirmed(f"to drop tenant {tenant_id!r}, confirm with its id")
         self.schema_for(tenant_id)
-        async with self._locks[tenant_id], self._exclusive(tenant_id):
+        async with self._locked(tenant_id), self._exclusive(tenant_id):
             tenant = await self.registry.get(tenant_id)
             if tenant is None:
                 raise TenantNotFound(f"no tenant {tenant_id!r}")
@@ -206,12 +209,20 @@ class TenantManager:
                 await transaction.connection.execute(delete, tenant_id)
         logger.info("tenant %s dropped (schema %s)", tenant_id, tenant.schema_name)
 
+    def _locked(self, tenant_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold the tenant's lock in this process."""
+        lock_wait = self.settings.migration_lock_timeout
+        return holding(self._locks[tenant_id], lock_wait, f"tenant {tenant_id!r}")
+
     @asynccontextmanager
     async def _exclusive(self, tenant_id: str) -> AsyncIterator[None]:
         """Hold the tenant's cross-process lock, within the provisioning bound."""
         key = f"{APP_NAME}:tenant:{tenant_id}"
-        timeout = self.settings.migration_lock_timeout
-        async with self._provisioning, migration_lock(self.migration_pool, key, timeout=timeout):
+        lock_wait = self.settings.migration_lock_timeout
+        async with (
+            holding(self._provisioning, lock_wait, "tenant provisioning"),
+            migration_lock(self.migration_pool, key, timeout=remaining(lock_wait)),
+        ):
             yield
 
     async def _migrate(self, tenant: Tenant) -> tuple[Tenant, list[str]]:
@@ -248,7 +259,7 @@ async def open_tenants(
         return
     limit = provisioning_limit(settings.pool_max_size)
     direct_settings = settings.model_copy(update={"pool_min_size": 0, "pool_max_size": 2 * limit})
-    direct = await create_pool(direct_settings, settings.migration_database_url)
+    direct = await create_pool(direct_settings, settings.migration_database_url, migrations=True)
     try:
         yield TenantManager(pool, settings, schemas, migration_pool=direct)
     finally:

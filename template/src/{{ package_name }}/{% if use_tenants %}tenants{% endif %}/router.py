@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from ..database import ServiceDatabase
 from ..errors import DATABASE_ERRORS, ErrorBody
-from ..fields import NO_NUL, RowId
+from ..fields import NO_NUL, Name, RowId
 from ..service import Service
 from . import REGISTRY_MIGRATIONS_PATH, REGISTRY_SCHEMA
 from .ids import MAX_TENANT_ID_LENGTH, TENANT_ID, InvalidTenantId, TenantIdTaken
@@ -46,7 +46,11 @@ def answers(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": description}}
 
 
-BAD_ID = answers(400, "Malformed tenant id (the detail names the rule), or an unreadable body")
+BAD_ID = answers(
+    400,
+    "Malformed tenant id (the detail names the rule), more than one X-Tenant-ID header, "
+    "or an unreadable body",
+)
 RESERVED = "a name PostgreSQL or this app reserves"
 
 
@@ -74,10 +78,13 @@ Tenants = Annotated[TenantManager, Depends(tenant_manager)]
 
 
 async def tenant_database(
+    request: Request,
     tenants: Tenants,
     tenant_id: Annotated[str, Header(alias="X-Tenant-ID", json_schema_extra=TENANT_ID_SHAPE)],
 ) -> AsyncIterator[ServiceDatabase]:
-    """The database of the tenant named by the X-Tenant-ID header."""
+    """The database of the tenant named by the X-Tenant-ID header (exactly one)."""
+    if len(request.headers.getlist("x-tenant-id")) > 1:
+        raise HTTPException(http.HTTP_400_BAD_REQUEST, "more than one X-Tenant-ID header")
     with as_http():
         db = await tenants.get(tenant_id)
     try:
@@ -152,7 +159,7 @@ TENANT_ERRORS = (
 
 
 class NoteIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    title: Name  # trimmed; blank is a 422
     body: str = Field(default="", max_length=10_000, pattern=NO_NUL)
 
 

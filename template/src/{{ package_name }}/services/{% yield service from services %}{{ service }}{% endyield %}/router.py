@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ...database import ServiceDatabase
 from ...dependencies import database_for
 from ...errors import CONFLICT, DATABASE_ERRORS, ErrorBody
-from ...fields import NO_NUL, RowId
+from ...fields import NO_NUL, Name, RowId
 from .schema import SCHEMA
 
 router = APIRouter(prefix=f"/{SCHEMA}", tags=[SCHEMA], responses=DATABASE_ERRORS)
@@ -18,7 +18,7 @@ Database = Annotated[ServiceDatabase, Depends(database_for(SCHEMA))]
 
 
 class ItemIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    name: Name  # trimmed; blank is a 422
     description: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
