@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -72,12 +73,27 @@ def install_copy(folder: Path) -> Path:
 
 
 def timed(command: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
+    elapsed, _, result = timed_with_cpu(command, **kwargs)
+    return elapsed, result
+
+
+def timed_with_cpu(
+    command: list[str], **kwargs: Any
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall seconds, and CPU seconds (user + system) of the command and its children: on a
+    machine other work keeps busy, CPU time moves far less than wall time."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"{command[0]} failed:\n{result.stdout}\n{result.stderr}")
-    return elapsed, result
+    return elapsed, _children_cpu() - cpu_before, result
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def shown(command: list[str], installed: Path) -> list[str]:
@@ -106,7 +122,7 @@ def scaffold_to_green(admin_dsn: str, suite: list[str]) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
-    rounds, green_runs = (1, 1) if args.quick else (5, 2)
+    rounds, green_runs = (1, 1) if args.quick else (9, 2)
     suite = ["tests/test_health.py"] if args.quick else []
     with (
         postgres_admin_dsn(args.dsn) as admin_dsn,
@@ -118,19 +134,26 @@ def main() -> None:
 
         def scaffold_once(name: str) -> float:
             with tempfile.TemporaryDirectory(prefix="bench_scaffold_") as tmp:
-                return timed(named[name](Path(tmp) / "demo-app"))[0]
+                wall, cpu, _ = timed_with_cpu(named[name](Path(tmp) / "demo-app"))
+                return wall, cpu
 
-        runs = interleaved(list(named), rounds, scaffold_once)
+        both = interleaved(list(named), rounds, scaffold_once)
+        runs = {name: [wall for wall, _ in pairs] for name, pairs in both.items()}
+        cpu_runs = {name: [cpu for _, cpu in pairs] for name, pairs in both.items()}
         setup_commands = {name: shown(named[name](Path("DEST")), installed) for name in named}
         green = [scaffold_to_green(admin_dsn, suite) for _ in range(green_runs)]
 
     ratios = {name: paired_ratio(runs[name], runs[base]) for name, base in BASELINES.items()}
+    cpu_ratios = {
+        name: paired_ratio(cpu_runs[name], cpu_runs[base]) for name, base in BASELINES.items()
+    }
     print_table(
         f"Scaffold a 2-service project, median of {rounds} alternating runs",
-        ["command", "median s", "min s", "max s", "vs copier copy, same source (range)"],
+        ["command", "median s", "min s", "max s", "CPU s", "vs copier copy: wall, CPU"],
         [
-            [name, median(times), min(times), max(times),
-             show_ratio(ratios[name]) if name in ratios else "baseline"]
+            [name, median(times), min(times), max(times), median(cpu_runs[name]),
+             f"{show_ratio(ratios[name])}, {show_ratio(cpu_ratios[name])}"
+             if name in ratios else "baseline"]
             for name, times in runs.items()
         ],
     )  # fmt: skip
@@ -156,6 +179,8 @@ def main() -> None:
                 "suite": suite or "whole suite",
             },
             "scaffold_runs_s": runs,
+            "scaffold_cpu_s": cpu_runs,
+            "cpu_ratios": cpu_ratios,
             "shared_pool_new_vs_copier_copy": ratios["shared-pool new"],
             "installed_copy_new_vs_copier_copy": ratios["shared-pool new (installed copy)"],
             "green_runs": green,

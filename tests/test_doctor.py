@@ -8,6 +8,7 @@ defaults: test_doctor_pooler.py.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import subprocess
 import sys
@@ -252,7 +253,8 @@ async def test_budget_exceeded_fails(migrated: str, project: Path, run_doctor: D
     assert budget["arithmetic"] == "pool max 50 x 4 workers x 3 replicas = 600"
     code, out, _ = await run_doctor.run("--dsn", migrated, *flags)
     assert code == 1
-    assert f"✗ connections  needs 600 connections, only {budget['available']} available" in out
+    # a second run: other sessions on a shared server may have changed what is available
+    assert re.search(r"✗ connections  needs 600 connections, only \d+ available", out)
     assert "pool max 50 x 4 workers x 3 replicas = 600" in out
     assert "✓ pool max     50 (from --pool-max)" in out
 

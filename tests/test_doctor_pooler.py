@@ -91,7 +91,7 @@ async def test_pgbouncer_rejecting_pgdbm_parameters(scene: Scene, bouncer_factor
     dsn = bouncer.dsn_for(database_of(migrated))
     code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
     assert report["pooler"]["detected"] is True
-    assert report["pooler"]["startup_parameters"]["status"] == "rejected"
+    assert report["pooler"]["startup_parameters"]["outcome"] == "rejected"
     assert "unsupported startup parameter" in report["pooler"]["startup_parameters"]["error"]
     assert code == 1
     # The doctor's own facts still came through the bouncer.
@@ -101,7 +101,8 @@ async def test_pgbouncer_rejecting_pgdbm_parameters(scene: Scene, bouncer_factor
     }
     # Generated with `pooler: none`: the template's statement cache (1000) breaks here.
     cache = pooler_finding(report, "statement cache")
-    assert cache["status"] == "warn" and cache["text"].startswith("1000 (")
+    assert cache["status"] == "warn" and cache["text"].startswith("size 1000:")
+    assert cache["source"].endswith(".copier-answers.yml")
 
     (project / ".env").write_text("STATEMENT_CACHE_SIZE=0\n")
     code, report = await run_doctor.json("--dsn", dsn, "--app", str(project))
@@ -131,7 +132,7 @@ async def test_pgbouncer_pin_needs_a_role_default(scene: Scene, bouncer_factory:
 
     code, report = await run_doctor.json("--dsn", dsn)
     assert report["pooler"]["detected"] is True
-    assert report["pooler"]["startup_parameters"]["status"] == "dropped"
+    assert report["pooler"]["startup_parameters"]["outcome"] == "dropped"
     assert report["search_path"]["passes"] is False
     assert code == 1
     with pytest.raises(ConfigurationError):  # pgdbm agrees: its pin check refuses the pool

@@ -36,6 +36,12 @@ NAMES: list[Any] = [
     *(1, True, None, ["users"]),  # not strings
 ]
 TENANTS = {"use_tenants": True, "tenant_schema_prefix": "tenant_"}
+PLAIN = naming.ProjectNames(
+    PACKAGE,
+    use_tenants=False,
+    tenant_schema_prefix=template.copier_config()["tenant_schema_prefix"]["default"],
+    tenant_registry_schema=template.computed_value("tenant_registry_schema"),
+)
 
 
 def shown(name: Any) -> str:
@@ -93,7 +99,7 @@ def test_the_word_lists_of_copier_yml_are_the_python_ones() -> None:
 
 def test_names_cover_both_verdicts() -> None:
     """The corpus really exercises the rule: many accepted, many refused, for each reason."""
-    problems = [naming.service_name_problem(n, naming.ProjectNames(PACKAGE)) for n in NAMES]
+    problems = [naming.service_name_problem(n, PLAIN) for n in NAMES]
     assert sum(p is None for p in problems) >= 12
     reasons = {p.split(" ")[0] for p in problems if p is not None}
     assert len(reasons) >= 6, reasons
@@ -129,7 +135,7 @@ def test_shared_pool_new_refuses_exactly_what_naming_refuses(
 
 @pytest.mark.parametrize(
     "name",
-    [n for n in NAMES if naming.service_name_problem(n, naming.ProjectNames(PACKAGE)) is None],
+    [n for n in NAMES if naming.service_name_problem(n, PLAIN) is None],
 )
 def test_every_accepted_name_is_accepted_alone(
     plain_template: Path, tmp_path: Path, name: str
@@ -150,7 +156,7 @@ def test_check_sp012_flags_exactly_the_schema_names_naming_refuses(tmp_path: Pat
     for index, name in enumerate(names):
         schema_problem = naming.schema_name_problem(name)
         assert (str(tmp_path / f"m{index}.py") in flagged) == (schema_problem is not None), name
-        if naming.service_name_problem(name, naming.ProjectNames(PACKAGE)) is None:
+        if naming.service_name_problem(name, PLAIN) is None:
             assert schema_problem is None
 
 
@@ -234,7 +240,9 @@ def test_tenant_prefix_rule_agrees_with_copier(
     assert (message != "") == (naming.tenant_prefix_problem(prefix) is not None), message
 
 
-TENANT_IDS = [n for n in NAMES if isinstance(n, str)] + ["acme", "acme_2", "x" * 56, "x" * 57]
+PREFIX = "org_"  # the probe project's tenant_schema_prefix: 4 bytes, so ids of 59 fit in 63
+TENANT_IDS = [n for n in NAMES if isinstance(n, str)] + ["acme", "acme_2", "x" * 59, "x" * 60]
+TENANT_IDS += ["org", "org_x", "pg_x", "user", "tenancy"]
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +251,13 @@ def generated_tenant_ids(plain_template: Path, tmp_path_factory: pytest.TempPath
     from pgdbm_shared_pool.scaffold import new_project
 
     dest = tmp_path_factory.mktemp("tenant-project") / "naming-probe"
-    new_project(dest, services=["users"], use_tenants=True, template=plain_template)
+    new_project(
+        dest,
+        services=["users"],
+        use_tenants=True,
+        extra={"tenant_schema_prefix": "org_"},
+        template=plain_template,
+    )
     src = str(dest / "src")
     sys.path.insert(0, src)
     try:
@@ -256,6 +270,8 @@ def generated_tenant_ids(plain_template: Path, tmp_path_factory: pytest.TempPath
 
 def test_generated_tenant_ids_agree_with_naming(generated_tenant_ids) -> None:
     ids, _ = generated_tenant_ids
+    tenants = importlib.import_module("naming_probe.tenants")
+    assert tenants.SCHEMA_PREFIX == PREFIX
     taken = {"users"}
     for tenant_id in TENANT_IDS:
         try:
@@ -263,7 +279,7 @@ def test_generated_tenant_ids_agree_with_naming(generated_tenant_ids) -> None:
             refused = False
         except ids.InvalidTenantId:
             refused = True
-        problem = naming.tenant_id_problem(tenant_id, "tenant_", "tenancy", taken)
+        problem = naming.tenant_id_problem(tenant_id, PREFIX, tenants.REGISTRY_SCHEMA, taken)
         assert refused == (problem is not None), (tenant_id, problem)
 
 

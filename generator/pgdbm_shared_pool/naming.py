@@ -53,12 +53,12 @@ NAMING_QUESTIONS = (
 
 @dataclass(frozen=True)
 class ProjectNames:
-    """The answers a service name must not collide with."""
+    """The answers a service name must not collide with (tenant names: copier.yml's)."""
 
     package_name: str
-    use_tenants: bool = False
-    tenant_schema_prefix: str = "tenant_"
-    tenant_registry_schema: str = "tenancy"
+    use_tenants: bool
+    tenant_schema_prefix: str
+    tenant_registry_schema: str
 
 
 def answers_problem(answers: Mapping[str, object]) -> tuple[str, str] | None:

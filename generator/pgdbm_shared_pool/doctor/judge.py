@@ -75,20 +75,27 @@ def judge(
     replicas: int,
 ) -> Report:
     """The whole report; `pool_max` None: the project's setting, else pgdbm's default."""
-    sections = {
-        "server": server_section(db),
-        "migrations": migrations_section(db, None if project is None else project.migration_sets),
-        "pool_budget": budget_section(db, resolve_pool_max(pool_max, project), workers, replicas),
-        "pooler": pooler_section(db, project),
-        "search_path": search_path_section(db),
-    }
-    findings = [f for section in sections.values() for f in section.findings]
-    problems = tuple(f"{f.label}: {f.text}" for f in findings if f.status is Status.FAIL)
+    sets = None if project is None else project.migration_sets
+    server = server_section(db)
+    migrations = migrations_section(db, sets)
+    budget = budget_section(db, resolve_pool_max(pool_max, project), workers, replicas)
+    pooler = pooler_section(db, project)
+    search_path = search_path_section(db)
+    sections = (server, migrations, budget, pooler, search_path)
+    findings = [f for section in sections for f in section.findings]
+    problems = tuple(_problem(f) for f in findings if f.status is Status.FAIL)
     warnings = sum(f.status is Status.WARN for f in findings)
     verdict = Status.FAIL if problems else Status.WARN if warnings else Status.OK
     return Report(
-        dsn, db.read_only, **sections, verdict=verdict, problems=problems, warnings=warnings
-    )  # type: ignore[arg-type]
+        dsn, db.read_only, server, migrations, budget, pooler, search_path,
+        verdict=verdict, problems=problems, warnings=warnings,
+    )  # fmt: skip
+
+
+def _problem(finding: Finding) -> str:
+    """A failed finding on one line, with how to fix it."""
+    notes = f" ({'; '.join(finding.notes)})" if finding.notes else ""
+    return f"{finding.label}: {finding.text}{notes}"
 
 
 def server_section(db: DatabaseFacts) -> ServerSection:
@@ -336,7 +343,10 @@ def search_path_section(db: DatabaseFacts) -> SearchPathSection:
         )
         if default and split_search_path(default.value) == split_search_path(SEARCH_PATH_PIN):
             # Role defaults apply when a backend starts; a pooler keeps older backends around.
-            notes = ("the role default is right but predates these server connections: reconnect",)
+            notes = (
+                "the role default is right but predates these server connections: "
+                "run RECONNECT on PgBouncer's admin console",
+            )
         else:
             notes = (f"set a role default: ALTER ROLE ... SET search_path = {SEARCH_PATH_PIN}",)
     return SearchPathSection(

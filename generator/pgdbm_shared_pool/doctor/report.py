@@ -138,7 +138,7 @@ class Report:
 
 def as_json(report: Report) -> dict[str, Any]:
     """The report as JSON-ready data: enums by value, tuples as lists."""
-    data = _plain(dataclasses.asdict(report))
+    data: dict[str, Any] = _plain(dataclasses.asdict(report))
     data["ok"] = report.ok
     return data
 

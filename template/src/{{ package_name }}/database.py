@@ -69,8 +69,8 @@ class DatabaseUnreachable(RuntimeError):
     def __init__(self, target: DatabaseTarget, error: BaseException) -> None:
         reason = " ".join(str(error).split()) or type(error).__name__
         if isinstance(error, asyncpg.InvalidCatalogNameError):
-            t = target
-            reason += f"; create it: createdb -h {t.host} -p {t.port} -U {t.user} {t.database}"
+            host, port, user = target.host, target.port, target.user
+            reason += f"; create it: createdb -h {host} -p {port} -U {user} {target.database}"
         elif isinstance(error, OSError):
             reason += "; is PostgreSQL running and listening there?"
         super().__init__(f"cannot connect to PostgreSQL at {target}: {reason}")
