@@ -223,3 +223,26 @@ class Store:
     assert "it checks self._ready, set only at the end" in finding.message
     write(tmp_path, "store.py", source.replace(" and self._ready", ""))
     assert check_paths([path]) == []
+
+
+def test_an_extension_the_app_installs_with_a_schema_first(tmp_path: Path) -> None:
+    """aweb's DatabaseInfra: CREATE EXTENSION ... WITH SCHEMA public before the migrations
+    makes their CREATE EXTENSION IF NOT EXISTS a no-op; without IF NOT EXISTS it still fails."""
+    write(tmp_path, "app/migrations/001_initial.sql", "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n")
+    database = write(
+        tmp_path,
+        "app/database.py",
+        "async def prepare(db):\n"
+        "    await db.execute('CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public')\n",
+    )
+    assert check_paths([tmp_path]) == []
+    write(tmp_path, "app/migrations/001_initial.sql", "CREATE EXTENSION pgcrypto;\n")
+    assert found(check_paths([tmp_path]), tmp_path) == [
+        ("app/migrations/001_initial.sql", 1, "SP011")
+    ]
+    (tmp_path / "tests").mkdir()
+    database.rename(tmp_path / "tests" / "conftest.py")
+    write(tmp_path, "app/migrations/001_initial.sql", "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n")
+    assert found(check_paths([tmp_path]), tmp_path) == [  # installed only by the tests
+        ("app/migrations/001_initial.sql", 1, "SP011")
+    ]
