@@ -263,3 +263,55 @@ async def test_second_pool(fresh_database_url: str) -> None:
     finally:
         await standalone.disconnect()
         await shared.close()
+
+
+async def test_lifespan_flag_guarded_close(fresh_database_url: str, tmp_path: Path) -> None:
+    """aweb's and beadhub's standalone lifespans: `db_initialized = True` after
+    initialize() returns, `if db_initialized: close()` on failure. beadhub's initialize() opens
+    the pool, then its first migration fails (CREATE EXTENSION pgcrypto on the pinned pool):
+    the pool stays open."""
+    (tmp_path / "001_initial.sql").write_text("CREATE EXTENSION IF NOT EXISTS pgcrypto;\n")
+
+    class DatabaseInfra:
+        def __init__(self) -> None:
+            self._shared_pool: asyncpg.Pool | None = None
+
+        async def initialize(self) -> None:
+            pool = await AsyncDatabaseManager.create_shared_pool(
+                config(fresh_database_url, "leak-flag-lifespan")
+            )
+            self._shared_pool = pool
+            db = AsyncDatabaseManager(pool=pool, schema="server")
+            await db.execute('CREATE SCHEMA IF NOT EXISTS "server"')
+            await AsyncMigrationManager(
+                db, migrations_path=str(tmp_path), module_name="server"
+            ).apply_pending_migrations()
+
+        async def close(self) -> None:
+            if self._shared_pool is not None:
+                await self._shared_pool.close()
+
+    infra = DatabaseInfra()
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        db_initialized = False
+        try:
+            await infra.initialize()
+            db_initialized = True
+        except Exception:
+            if db_initialized:
+                await infra.close()
+            raise
+        try:
+            yield
+        finally:
+            await infra.close()
+
+    with pytest.raises(Exception, match="already exists"):
+        async with lifespan():
+            pass
+    try:
+        assert await open_connections(fresh_database_url, "leak-flag-lifespan") >= 1
+    finally:
+        await end_leaked(fresh_database_url, "leak-flag-lifespan")

@@ -10,6 +10,7 @@ from ..lifecycle import (
     closed_elsewhere,
     closed_on_failure,
     closes,
+    failure_flag,
     follows_directly,
     is_generator,
     openings,
@@ -34,7 +35,9 @@ RATIONALE = (
     "(`await db.initialize()`): a lifespan must close what it opened, in `finally`. A pool kept "
     "on `app.state` must be closed somewhere in the app; an object whose `close()` checks an "
     "`_initialized` flag set only at the end of `initialize()` never closes a pool opened by a "
-    "half-finished `initialize()`. Pools returned to the caller are the caller's to close."
+    "half-finished `initialize()`, and neither does a lifespan that closes the object on failure "
+    "only `if started`, set after `initialize()` returned. Pools returned to the caller are the "
+    "caller's to close."
 )
 EXEMPT_TESTS = True
 
@@ -282,6 +285,36 @@ async def open_events(config: DatabaseConfig) -> AsyncDatabaseManager:
     await db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
     return db
 """,
+    """\
+from contextlib import asynccontextmanager
+
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+class Database:
+    async def initialize(self) -> None:
+        self.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+        await self.pool.execute('CREATE SCHEMA IF NOT EXISTS "app"')
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+@asynccontextmanager
+async def lifespan(app):
+    database, started = Database(), False
+    try:
+        await database.initialize()  # SP009
+        started = True
+    except Exception:
+        if started:
+            await database.close()
+        raise
+    try:
+        yield
+    finally:
+        await database.close()
+""",
 ]
 
 
@@ -323,7 +356,13 @@ def _problem(project: Project, opening: Opening, main_functions: set[str]) -> st
         if follows_directly(module, statement, statement_of(module, close)):
             return None  # opened and closed with nothing in between that could fail
         if closed_on_failure(module, close, statement):
-            return None  # closed by `except BaseException:`, returned otherwise
+            flag = failure_flag(module, close, opening)
+            if flag is None:
+                return None  # closed by `except BaseException:`, returned otherwise
+            return (
+                f"closed on failure only if `{flag}`, set after this returns: when it fails "
+                "half-way, the pool it opened stays open (close it unconditionally)"
+            )
     if any(module.in_finally(close, function) for close, _ in here):
         return "an await between opening the pool and the try whose finally closes it can leak it"
     if is_generator(module, function):
