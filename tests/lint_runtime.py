@@ -52,3 +52,11 @@ async def end_leaked(url: str, application_name: str) -> None:
         )
     finally:
         await connection.close()
+
+
+async def assert_left_open(url: str, application_name: str) -> None:
+    """The code under test left a connection of `application_name` open; end it after."""
+    try:
+        assert await open_connections(url, application_name) >= 1
+    finally:
+        await end_leaked(url, application_name)

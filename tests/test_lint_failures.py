@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from lint_runtime import config, end_leaked, open_connections, shared_pool
+from lint_runtime import assert_left_open, config, end_leaked, open_connections, shared_pool
 from pgdbm import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
 from pgdbm.errors import PoolError
 
@@ -123,10 +123,7 @@ async def test_failed_startup_leak(fresh_database_url: str, opener: Opener) -> N
     with pytest.raises(RuntimeError):
         async with lifespan():
             pass
-    try:
-        assert await open_connections(fresh_database_url, "leak-startup") >= 1
-    finally:
-        await end_leaked(fresh_database_url, "leak-startup")
+    await assert_left_open(fresh_database_url, "leak-startup")
 
 
 class SharedDatabaseManager:
@@ -163,9 +160,8 @@ async def test_lifespan_never_closes(fresh_database_url: str) -> None:
     async with lifespan():
         pass
     try:
-        assert await open_connections(fresh_database_url, "leak-lifespan") >= 1
+        await assert_left_open(fresh_database_url, "leak-lifespan")
     finally:
-        await end_leaked(fresh_database_url, "leak-lifespan")
         SharedDatabaseManager._instance = None
 
 
@@ -193,10 +189,7 @@ async def test_flag_guarded_close(fresh_database_url: str) -> None:
             await database.initialize()
     finally:
         await database.close()
-    try:
-        assert await open_connections(fresh_database_url, "leak-flag") >= 1
-    finally:
-        await end_leaked(fresh_database_url, "leak-flag")
+    await assert_left_open(fresh_database_url, "leak-flag")
 
 
 async def test_singleton_race(fresh_database_url: str) -> None:
@@ -311,7 +304,4 @@ async def test_lifespan_flag_guarded_close(fresh_database_url: str, tmp_path: Pa
     with pytest.raises(Exception, match="already exists"):
         async with lifespan():
             pass
-    try:
-        assert await open_connections(fresh_database_url, "leak-flag-lifespan") >= 1
-    finally:
-        await end_leaked(fresh_database_url, "leak-flag-lifespan")
+    await assert_left_open(fresh_database_url, "leak-flag-lifespan")
