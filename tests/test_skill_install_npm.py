@@ -166,7 +166,7 @@ def test_claude_code_plugin_validates_installs_and_starts_here(
         assert done.returncode == 0, f"claude plugin {arguments}:\n{done.stdout}{done.stderr}"
         return done.stdout
 
-    plugin("validate", "--strict", str(checkout))
+    plugin("validate", "--strict", "--profile", "directory", str(checkout))
     plugin("validate", "--strict", str(checkout / ".claude-plugin" / "plugin.json"))
     plugin("marketplace", "add", str(checkout))
     plugin("install", f"{MAIN_SKILL}@{MAIN_SKILL}")

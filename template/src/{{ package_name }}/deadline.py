@@ -8,27 +8,17 @@ the CLIs) there is no deadline and each wait gets its full limit.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-_deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
-
-
-@contextmanager
-def request_deadline(budget: float) -> Iterator[float]:
-    """The deadline (event loop time) of a request given `budget` seconds, set for the block."""
-    when = asyncio.get_running_loop().time() + budget
-    token = _deadline.set(when)
-    try:
-        yield when
-    finally:
-        _deadline.reset(token)
+# When the current request's budget ends, in event loop time (None: not in a request).
+DEADLINE: ContextVar[float | None] = ContextVar("request_deadline", default=None)
 
 
 def remaining(limit: float) -> float:
     """How long a wait may take: `limit`, or less when the request's budget ends sooner."""
-    when = _deadline.get()
+    when = DEADLINE.get()
     if when is None:
         return limit
     return max(0.0, min(limit, when - asyncio.get_running_loop().time()))

@@ -2,16 +2,16 @@
 
 import asyncio
 import logging
+import os
 import re
 import sys
-import uuid
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import InvalidSettings
 from .database import DatabaseUnreachable, MigrationFailed
-from .deadline import request_deadline
+from .deadline import DEADLINE
 from .errors import unavailable
 from .logs import REQUEST_ID
 
@@ -36,7 +36,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = client_request_id(scope) or uuid.uuid4().hex
+        request_id = client_request_id(scope) or os.urandom(16).hex()
         response_started = False
 
         async def send_with_id(message: Message) -> None:
@@ -48,21 +48,21 @@ class RequestContext:
             await send(message)
 
         budget = self.budget()
-        token = REQUEST_ID.set(request_id)
+        when = asyncio.get_running_loop().time() + budget
+        timeout = asyncio.timeout_at(when)
+        id_token, deadline_token = REQUEST_ID.set(request_id), DEADLINE.set(when)
         try:
-            with request_deadline(budget) as when:
-                timeout = asyncio.timeout_at(when)
-                try:
-                    async with timeout:
-                        await self.app(scope, receive, send_with_id)
-                except TimeoutError:
-                    if response_started or not timeout.expired():
-                        raise
-                    method, path = scope["method"], scope["path"]
-                    logger.warning("%s %s: 503: over its %.1f s budget", method, path, budget)
-                    await unavailable()(scope, receive, send_with_id)
+            async with timeout:
+                await self.app(scope, receive, send_with_id)
+        except TimeoutError:
+            if response_started or not timeout.expired():
+                raise
+            method, path = scope["method"], scope["path"]
+            logger.warning("%s %s: 503: over its %.1f s budget", method, path, budget)
+            await unavailable()(scope, receive, send_with_id)
         finally:
-            REQUEST_ID.reset(token)
+            DEADLINE.reset(deadline_token)
+            REQUEST_ID.reset(id_token)
 
 
 class OneLineStartupErrors:
