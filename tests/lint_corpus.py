@@ -33,6 +33,7 @@ class CorpusProject:
     folders: tuple[str, ...]  # checked folders of the sdist
     skill_blocks: bool = False  # also the ```python blocks of skills/**/*.md
     held_out: bool = False  # first checked after the rules were written (labels in held_out/)
+    lines: int = 0  # of its checked .py and .sql files, for the record (held-out projects)
 
     @property
     def key(self) -> str:
@@ -45,9 +46,11 @@ PROJECTS = (
     CorpusProject("llmring-server", "0.1.3", ("scripts", "src", "tests")),
     CorpusProject("llmbridge-py", "0.2.3", ("src",)),
     # Held out: found by searching public code for pgdbm users after the rules were tuned.
-    CorpusProject("aweb", "1.27.34", ("src",), held_out=True),
-    CorpusProject("awid-service", "0.5.32", ("scripts", "src", "tests"), held_out=True),
-    CorpusProject("beadhub", "0.3.1", ("src", "tests"), held_out=True),
+    CorpusProject("aweb", "1.27.34", ("src",), held_out=True, lines=46_892),
+    CorpusProject(
+        "awid-service", "0.5.32", ("scripts", "src", "tests"), held_out=True, lines=29_896
+    ),
+    CorpusProject("beadhub", "0.3.1", ("src", "tests"), held_out=True, lines=26_999),
 )
 
 
@@ -113,6 +116,12 @@ def extract_skill_blocks(source: Path) -> None:
             block = source / "skill-blocks" / skill / f"{number:02d}" / "block.py"
             block.parent.mkdir(parents=True, exist_ok=True)
             block.write_text(match.group(1), encoding="utf-8")
+
+
+def count_lines(paths: list[Path]) -> int:
+    """Lines of the .py and .sql files under `paths`."""
+    files = [f for path in paths for f in path.rglob("*") if f.suffix in (".py", ".sql")]
+    return sum(len(f.read_text(encoding="utf-8").splitlines()) for f in files if f.is_file())
 
 
 def checked_paths(project: CorpusProject, source: Path) -> list[Path]:
@@ -192,7 +201,9 @@ def corpus_description() -> str:
 
 def held_out_description() -> str:
     held_out = [p for p in PROJECTS if p.held_out]
-    names = ", ".join(f"{p.name} {p.version} ({', '.join(p.folders)})" for p in held_out)
+    names = ", ".join(
+        f"{p.name} {p.version} ({', '.join(p.folders)}; {p.lines:,} lines)" for p in held_out
+    )
     return f"the PyPI sdists of {names}"
 
 
