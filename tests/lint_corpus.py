@@ -10,9 +10,11 @@ Cache: $PGDBM_SHARED_POOL_CORPUS, else ~/.cache/pgdbm-shared-pool/corpus.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -60,15 +62,24 @@ def cache_dir() -> Path:
 
 
 def fetch(project: CorpusProject) -> Path:
-    """The unpacked sdist (downloaded with pip on first use), with skill blocks extracted."""
+    """The unpacked sdist (downloaded with pip on first use), with skill blocks extracted.
+    Test workers running at once take turns (a lock file), so only one of them downloads."""
     root = cache_dir() / project.key
-    done = root / ".complete"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_locked(project, root)
+
+
+def _fetch_locked(project: CorpusProject, root: Path) -> Path:
+    source, done = root / "src", root / ".complete"
     if done.exists():
-        source = root / "src"
         if project.skill_blocks and not (source / "skill-blocks").exists():
             extract_skill_blocks(source)  # a cache from before skill blocks were checked
         return source
-    downloads = root / "downloads"
+    downloads, unpacked = root / "downloads", root / "unpacked"
+    for partial in (downloads, unpacked, source):
+        shutil.rmtree(partial, ignore_errors=True)  # left by a run that was stopped
     subprocess.run(
         [
             sys.executable,
@@ -88,15 +99,9 @@ def fetch(project: CorpusProject) -> Path:
         timeout=300,
     )
     [archive] = downloads.glob("*.tar.gz")
-    unpacked = root / "unpacked"
     with tarfile.open(archive) as tar:
         tar.extractall(unpacked, filter="data")
     [top] = unpacked.iterdir()
-    source = root / "src"
-    if source.exists():
-        import shutil
-
-        shutil.rmtree(source)
     top.rename(source)
     if project.skill_blocks:
         extract_skill_blocks(source)
