@@ -22,9 +22,10 @@ RATIONALE = (
     "`QueryCanceledError` (57014, the statement timeout or a cancel, class 57: "
     "`OperatorInterventionError`). Code that maps only the statement timeout to 503 answers 500 "
     "to every request behind a locked row or table: measured with 24 clients and a table "
-    "locked for 12 s, 20 requests answered 500 after 5.0 to 10.2 s. Reported where the project "
+    "locked for 12 s, 20 requests answered 500 after 5.0 to 10.2 s. Reported where a lock "
+    "timeout is in effect (the project uses pgdbm, or names `lock_timeout`) and the project "
     "handles the statement timeout (an `except`, `isinstance`, an exception handler, a tuple of "
-    "retryable errors, SQLSTATE '57014') and no code of it names `LockNotAvailableError`, its "
+    "retryable errors, SQLSTATE '57014') but no code of it names `LockNotAvailableError`, its "
     "class `ObjectNotInPrerequisiteStateError` or '55P03'. Test code is exempt."
 )
 EXEMPT_TESTS = True
@@ -72,6 +73,18 @@ async def retry_later(request: Request, error: Exception) -> JSONResponse:
 for timeout in (QueryCanceledError, LockNotAvailableError):
     app.add_exception_handler(timeout, retry_later)
 """,
+    """\
+import asyncpg
+from fastapi import HTTPException
+
+
+async def report(connection: asyncpg.Connection):
+    # Plain asyncpg, no lock_timeout on its connections: only the statement timeout fires.
+    try:
+        return await connection.fetch("SELECT * FROM public.report")
+    except asyncpg.QueryCanceledError:
+        raise HTTPException(503, headers={"Retry-After": "1"}) from None
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -90,7 +103,9 @@ async def items(db: AsyncDatabaseManager):
 """,
     """\
 import asyncpg
+from pgdbm import DatabaseConfig
 
+CONFIG = DatabaseConfig(lock_timeout_ms=2_000)
 RETRYABLE = (
     asyncpg.exceptions.QueryCanceledError,  # SP016
     asyncpg.PostgresConnectionError,
@@ -100,6 +115,7 @@ RETRYABLE = (
 from asyncpg.exceptions import QueryCanceledError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pgdbm import QueryError
 
 app = FastAPI()
 
@@ -107,8 +123,20 @@ app = FastAPI()
 @app.exception_handler(QueryCanceledError)  # SP016
 async def timed_out(request: Request, error: QueryCanceledError) -> JSONResponse:
     return JSONResponse({"detail": "timed out"}, status_code=503, headers={"Retry-After": "1"})
+
+
+@app.exception_handler(QueryError)
+async def failed(request: Request, error: QueryError) -> JSONResponse:
+    return JSONResponse({"detail": "internal database error"}, status_code=500)
 """,
     """\
+import asyncpg
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    return await asyncpg.connect(dsn, server_settings={"lock_timeout": "2s"})
+
+
 def retryable(error) -> bool:
     return getattr(error, "sqlstate", None) in ("57014", "40001")  # SP016
 """,
@@ -125,6 +153,8 @@ _WORDS = (*_STATEMENT_TIMEOUT, *_STATEMENT_TIMEOUT_STATES)
 
 def check(project: Project) -> Iterator[Hit]:
     modules = [m for m in project.modules() if not m.source.is_test]
+    if not any("pgdbm" in m.syntax.imported_packages or _sets_lock_timeout(m) for m in modules):
+        return  # no lock timeout in effect: plain asyncpg waits for locks
     handling = [m for m in modules if any(word in m.source.text for word in _WORDS)]
     if not handling:
         return  # most projects: nothing handles the statement timeout, nothing to parse
@@ -140,6 +170,17 @@ def check(project: Project) -> Iterator[Hit]:
                 if line not in reported:
                     reported.add(line)
                     yield module.source.hit(node)
+
+
+def _sets_lock_timeout(module: ModuleFacts) -> bool:
+    """`lock_timeout` in a string (a setting, SET lock_timeout) or a keyword, not a comment."""
+    if "lock_timeout" not in module.source.text:
+        return False
+    return any(
+        (isinstance(node, ast.Constant) and "lock_timeout" in str(node.value))
+        or (isinstance(node, ast.keyword) and "lock_timeout" in (node.arg or ""))
+        for node in ast.walk(module.source.tree)
+    )
 
 
 def _names(tree: ast.AST) -> set[str]:
