@@ -105,15 +105,20 @@ class ServiceDatabase(AsyncDatabaseManager):
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = self.shared_pool
+        # An idle connection is handed over without waiting, so only a wait gets the bound:
+        # its timer (and the one asyncpg then sets on release) cost more than the rest of
+        # the call. Without it the release is still bounded, by the pool's command_timeout.
+        timeout = None if pool.get_idle_size() else self.acquire_timeout
         try:
-            connection = await self.shared_pool.acquire(timeout=self.acquire_timeout)
+            connection = await pool.acquire(timeout=timeout)
         except TimeoutError:
-            wait, size = self.acquire_timeout, self.shared_pool.get_max_size()
+            wait, size = self.acquire_timeout, pool.get_max_size()
             raise TimeoutError(f"no free connection within {wait} s (pool of {size})") from None
         try:
             yield connection
         finally:
-            await self.shared_pool.release(connection)
+            await pool.release(connection)
 
 
 async def create_pool(
