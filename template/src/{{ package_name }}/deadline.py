@@ -8,7 +8,6 @@ the CLIs) there is no deadline and each wait gets its full limit.
 """
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
@@ -55,12 +54,13 @@ class Deadline:
     task: asyncio.Task[Any]
     cancelling: int  # the task's pending cancellations before ours, as asyncio.timeout counts
     token: Token[float | None]
+    watchdog: "Watchdog"
     expired: bool = False
 
 
 class Watchdog:
-    """Cancels each request's task at its deadline (within TICK): one timer per event loop,
-    running while requests do."""
+    """Cancels each request's task at its deadline (within TICK): one timer for all the
+    requests of one event loop, running while they do."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -76,30 +76,31 @@ class Watchdog:
         self.timer = self.loop.call_later(TICK, self.check) if self.running else None
 
 
-_watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Watchdog] = (
-    weakref.WeakKeyDictionary()
-)
+class Deadlines:
+    """Starts and ends request deadlines (RequestContext keeps one)."""
 
+    def __init__(self) -> None:
+        self.watchdog: Watchdog | None = None  # of the loop that served the latest request
 
-def start_deadline(budget: float) -> Deadline:
-    """Give the current task (a request) `budget` seconds; end it with end_deadline()."""
-    task = asyncio.current_task()
-    assert task is not None, "start_deadline() runs in a task"
-    loop = task.get_loop()
-    watchdog = _watchdogs.get(loop)
-    if watchdog is None:
-        watchdog = _watchdogs[loop] = Watchdog(loop)
-    when = loop.time() + budget
-    deadline = Deadline(when, task, task.cancelling(), _deadline.set(when))
-    watchdog.running[task] = deadline
-    if watchdog.timer is None:
-        watchdog.timer = loop.call_later(TICK, watchdog.check)
-    return deadline
+    def start(self, budget: float) -> Deadline:
+        """Give the current task (a request) `budget` seconds; end it with end()."""
+        task = asyncio.current_task()
+        assert task is not None, "a deadline is for a task"
+        loop = task.get_loop()
+        watchdog = self.watchdog
+        if watchdog is None or watchdog.loop is not loop:  # a new loop (tests run several)
+            watchdog = self.watchdog = Watchdog(loop)
+        when = loop.time() + budget
+        deadline = Deadline(when, task, task.cancelling(), _deadline.set(when), watchdog)
+        watchdog.running[task] = deadline
+        if watchdog.timer is None:
+            watchdog.timer = loop.call_later(TICK, watchdog.check)
+        return deadline
 
-
-def end_deadline(deadline: Deadline) -> bool:
-    """Stop watching the request; True if its deadline cancelled it (and nothing else did).
-    That cancellation is then withdrawn, as asyncio.timeout() withdraws its own."""
-    _watchdogs[deadline.task.get_loop()].running.pop(deadline.task)
-    _deadline.reset(deadline.token)
-    return deadline.expired and deadline.task.uncancel() <= deadline.cancelling
+    @staticmethod
+    def end(deadline: Deadline) -> bool:
+        """Stop watching the request; True if its deadline cancelled it (and nothing else
+        did). That cancellation is then withdrawn, as asyncio.timeout() withdraws its own."""
+        del deadline.watchdog.running[deadline.task]
+        _deadline.reset(deadline.token)
+        return deadline.expired and deadline.task.uncancel() <= deadline.cancelling

@@ -4,7 +4,7 @@ does and no more (per-request figures: the repository's docs/benchmarks.md)."""
 
 import asyncio
 import logging
-import os
+import random
 import re
 import sys
 from collections.abc import Callable
@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import InvalidSettings
 from .database import DatabaseUnreachable, MigrationFailed
-from .deadline import end_deadline, start_deadline
+from .deadline import Deadlines
 from .errors import unavailable
 from .logs import REQUEST_ID
 
@@ -35,12 +35,14 @@ class RequestContext:
     def __init__(self, app: ASGIApp, budget: Callable[[], float]) -> None:
         self.app = app
         self.budget = budget  # read per request: the settings are loaded by the lifespan
+        self.deadlines = Deadlines()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = client_request_id(scope) or os.urandom(16).hex()
+        # Random, not secret (a client may send its own): no system call per request.
+        request_id = client_request_id(scope) or f"{random.getrandbits(128):032x}"
         response_started = False
 
         async def send_with_id(message: Message) -> None:
@@ -54,11 +56,11 @@ class RequestContext:
         budget = self.budget()
         token = REQUEST_ID.set(request_id)
         try:
-            deadline = start_deadline(budget)
+            deadline = self.deadlines.start(budget)
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                overdue = end_deadline(deadline)
+                overdue = self.deadlines.end(deadline)
         except asyncio.CancelledError:
             if not overdue:
                 raise
