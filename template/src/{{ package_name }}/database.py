@@ -180,8 +180,11 @@ def open_databases(
 
 
 @asynccontextmanager
-async def migration_lock(pool: asyncpg.Pool, key: str, *, timeout: float) -> AsyncIterator[None]:
-    """Hold a session advisory lock on one pooled connection for the duration of the block.
+async def migration_lock(
+    pool: asyncpg.Pool, key: str, *, timeout: float
+) -> AsyncIterator[asyncpg.Connection]:
+    """Hold a session advisory lock on one pooled connection for the duration of the block;
+    yields that connection.
 
     pgdbm's own lock is taken after an unlocked CREATE TABLE IF NOT EXISTS and gives up
     after lock_timeout (5 s), so processes booting together on a fresh database crash.
@@ -198,7 +201,7 @@ async def migration_lock(pool: asyncpg.Pool, key: str, *, timeout: float) -> Asy
                 raise TimeoutError(f"lock {key!r} still held by another process after {timeout} s")
             await asyncio.sleep(0.05)
         try:
-            yield
+            yield connection
         finally:
             await connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
