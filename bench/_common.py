@@ -234,6 +234,13 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
         print("  ".join(line))
 
 
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(format_cell(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def format_cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"

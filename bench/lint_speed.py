@@ -220,6 +220,7 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     rounds = 1 if args.quick else 5
     scale = 0.1 if args.quick else 1.0
+    facts = machine_facts(args.dsn)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_lint_") as tmp:
         scratch = Path(tmp)
@@ -250,7 +251,7 @@ def main() -> None:
     write_results(
         "lint_speed",
         args,
-        machine_facts(args.dsn),
+        facts,
         {"setup": {"rounds": rounds, "scale": scale, "baseline": "ast.parse"}, "rows": rows},
     )
 

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import BENCH_DIR, format_cell, median, show_ratio
+from _common import BENCH_DIR, median, show_ratio, table
+from first_steps import first_steps_section
 from plot import DOCS_DIR
 
 PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
 IMAGES = DOCS_DIR.relative_to(PAGE.parent)  # the quick report links the same paths
-
-
-def table(headers: list[str], rows: list[list[object]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(format_cell(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def x(value: float | dict[str, float]) -> str:
@@ -374,4 +369,5 @@ SECTIONS = {
     "tenants": tenants_section,
     "scaffold": scaffold_section,
     "timeouts": timeouts_section,
+    "first_steps": first_steps_section,
 }

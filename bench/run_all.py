@@ -23,6 +23,7 @@ SCRIPTS = (
     "tenants",
     "timeouts",
     "lint_speed",
+    "first_steps",
 )
 
 

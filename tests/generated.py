@@ -8,9 +8,12 @@ share package names, so they must never be imported into our own process.
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from pgdbm_shared_pool.scaffold import ScaffoldResult, new_project
+
+HYPOTHESIS_STORAGE = Path(tempfile.gettempdir()) / "pgdbm-shared-pool-hypothesis"
 
 # The answer combinations every template test covers.
 COMBINATIONS = {
@@ -36,7 +39,14 @@ def project_env(project: Path, **variables: str) -> dict[str, str]:
     )
     # Our pytest's own variables (xdist worker ids, ...) must not leak into the project's run.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return {**inherited, "PYTHONPATH": python_path, **variables}
+    return {
+        **inherited,
+        "PYTHONPATH": python_path,
+        # Hypothesis caches Unicode tables (seconds to compute) under the working directory:
+        # one place for every project of the session, not one per project.
+        "HYPOTHESIS_STORAGE_DIRECTORY": str(HYPOTHESIS_STORAGE),
+        **variables,
+    }
 
 
 def run_in_project(

@@ -223,3 +223,89 @@ class Store:
     assert "it checks self._ready, set only at the end" in finding.message
     write(tmp_path, "store.py", source.replace(" and self._ready", ""))
     assert check_paths([path]) == []
+
+
+def test_an_extension_the_app_installs_with_a_schema_first(tmp_path: Path) -> None:
+    """aweb's DatabaseInfra: CREATE EXTENSION ... WITH SCHEMA public before the migrations
+    makes their CREATE EXTENSION IF NOT EXISTS a no-op; without IF NOT EXISTS it still fails."""
+    write(tmp_path, "app/migrations/001_initial.sql", "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n")
+    database = write(
+        tmp_path,
+        "app/database.py",
+        "async def prepare(db):\n"
+        "    await db.execute('CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public')\n",
+    )
+    assert check_paths([tmp_path]) == []
+    write(tmp_path, "app/migrations/001_initial.sql", "CREATE EXTENSION pgcrypto;\n")
+    assert found(check_paths([tmp_path]), tmp_path) == [
+        ("app/migrations/001_initial.sql", 1, "SP011")
+    ]
+    (tmp_path / "tests").mkdir()
+    database.rename(tmp_path / "tests" / "conftest.py")
+    write(tmp_path, "app/migrations/001_initial.sql", "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n")
+    assert found(check_paths([tmp_path]), tmp_path) == [  # installed only by the tests
+        ("app/migrations/001_initial.sql", 1, "SP011")
+    ]
+
+
+def test_an_owner_that_closes_its_pool_when_a_check_fails(tmp_path: Path) -> None:
+    """awid-service's AwidDatabaseInfra: the check after opening closes the pool on failure
+    (a try inside an `if`), and close() tests _owns_pool, already True from __init__."""
+    source = """\
+from pgdbm import AsyncDatabaseManager
+
+
+class Infra:
+    def __init__(self) -> None:
+        self._pool = None
+        self._owns_pool = True
+
+    async def initialize(self, config, verify: bool) -> None:
+        pool = await AsyncDatabaseManager.create_shared_pool(config)
+        if verify:
+            try:
+                await pool.execute("SELECT 1")
+            except BaseException:
+                await pool.close()
+                raise
+        self._owns_pool = True
+        self._pool = pool
+        await AsyncDatabaseManager(pool=pool, schema="app").execute('CREATE SCHEMA "app"')
+
+    async def close(self) -> None:
+        if self._pool is not None and self._owns_pool:
+            await self._pool.close()
+"""
+    path = write(tmp_path, "infra.py", source)
+    assert check_paths([path]) == []
+    # An await before the if: nothing closes the pool when it fails.
+    awaited = '        await pool.execute("SELECT 0")\n        if verify:\n'
+    write(tmp_path, "infra.py", source.replace("        if verify:\n", awaited))
+    [finding] = check_paths([path])
+    assert (finding.code, finding.line) == ("SP009", 10)
+    # A flag first set to True at the end: close() skips the pool initialize() left open.
+    write(
+        tmp_path,
+        "infra.py",
+        source.replace("self._owns_pool = True\n\n", "self._owns_pool = False\n\n"),
+    )
+    [finding] = check_paths([path])
+    assert "it checks self._owns_pool, set only at the end" in finding.message
+
+
+def test_an_instance_imported_under_another_name(tmp_path: Path) -> None:
+    """`from .db import database as default_database`: still the module's Database()."""
+    write(tmp_path, "app/db.py", SINGLETON + "\n\ndatabase = SharedDatabase()\n")
+    main = """\
+from contextlib import asynccontextmanager
+
+from .db import database as default_database
+
+
+@asynccontextmanager
+async def lifespan(app):
+    await default_database.initialize()
+    yield
+"""
+    write(tmp_path, "app/main.py", main)
+    assert found(check_paths([tmp_path]), tmp_path) == [("app/main.py", 8, "SP009")]

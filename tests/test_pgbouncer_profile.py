@@ -1,10 +1,10 @@
 """The pooler=pgbouncer profile: the generated project's whole suite through a real PgBouncer.
 
-A PgBouncer in transaction mode (Debian's package: `.ci/run` installs it, these tests never
-do) runs on loopback in front of the test server with the pool_mode and
-ignore_startup_parameters of the generated pgbouncer.ini. The app's role is a throwaway
-one with data rights only and the generated roles.sql applied, as in production; the
-generated suite migrates over the direct (admin) DSN.
+A PgBouncer in transaction mode (Debian's package: `.ci/run` installs it; without it the
+suite-through-PgBouncer test skips, and fails under TEST_NO_SKIP=1) runs on loopback in front
+of the test server with the pool_mode and ignore_startup_parameters of the generated
+pgbouncer.ini. The app's role is a throwaway one with data rights only and the generated
+roles.sql applied, as in production; the generated suite migrates over the direct (admin) DSN.
 """
 
 import configparser
@@ -21,14 +21,11 @@ import asyncpg
 import pytest
 import yaml
 from generated import render, run_suite
-from pgbouncer import PgBouncer, pgbouncer_binary
+from pgbouncer import PgBouncer
 
 pytestmark = pytest.mark.slow
 
 SERVICES = ["users", "orders"]
-MISSING_PGBOUNCER = """\
-No `pgbouncer` binary: the PgBouncer profile cannot be proven without one.
-Install Debian's package (apt-get install -y pgbouncer; .ci/run does) and run again."""
 
 
 def dsn_as(dsn: str, user: str) -> str:
@@ -69,9 +66,9 @@ async def app_role(pg_server: Any, project: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def bouncer(pg_server: Any, project: Path, app_role: str) -> Iterator[PgBouncer]:
-    if pgbouncer_binary() is None:
-        pytest.fail(MISSING_PGBOUNCER)
+def bouncer(
+    pgbouncer_installed: None, pg_server: Any, project: Path, app_role: str
+) -> Iterator[PgBouncer]:
     settings = bouncer_ini(project)["pgbouncer"]
     with PgBouncer.in_front_of(
         pg_server.dsn,

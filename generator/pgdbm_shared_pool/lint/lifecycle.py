@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .module_facts import ModuleFacts
-from .owners import PoolOwner, own_attribute
+from .owners import PoolOwner, may_stay_half_open, own_attribute
 from .project import Project
 from .syntax import dotted, is_create_shared_pool, simple_name
 
@@ -297,8 +297,46 @@ def closed_on_failure(module: ModuleFacts, close: ast.Call, opening: ast.stmt) -
     return False
 
 
+def failure_flag(module: ModuleFacts, close: ast.Call, opening: Opening) -> str | None:
+    """`except: if started: await db.close()` with `started = True` set after the opening
+    returns: a pool opened by a call that failed half-way is never closed. The name, if so."""
+    tests = []
+    for ancestor in module.ancestors(close):
+        if isinstance(ancestor, ast.ExceptHandler | ast.FunctionDef | ast.AsyncFunctionDef):
+            break
+        if isinstance(ancestor, ast.If):
+            tests.append(ancestor.test)
+    names = {node.id for test in tests for node in ast.walk(test) if isinstance(node, ast.Name)}
+    for statement in module.syntax.scopes[opening.function].assignments:
+        target, value = statement
+        if (
+            isinstance(target, ast.Name)
+            and target.id in names
+            and isinstance(value, ast.Constant)
+            and value.value is True
+            and target.lineno > (opening.statement.end_lineno or opening.statement.lineno)
+        ):
+            set_at = statement_of(module, target)
+            if opening.owner is not None and may_stay_half_open(opening.owner):
+                return target.id
+            if not follows_directly(module, opening.statement, set_at):
+                return target.id
+    return None
+
+
 def protects(module: ModuleFacts, guard: ast.Try | ast.TryStar, opening: ast.AST) -> bool:
-    """The try covers the opening: it is inside the try, or only plain statements lie between."""
+    """The try covers the opening: it is inside the try, or only plain statements lie between
+    (the try may open an `if` that follows: `if verify: try: ...`)."""
     if any(ancestor is guard for ancestor in module.ancestors(opening)):
         return True
-    return follows_directly(module, opening, guard)
+    node: ast.AST = guard
+    while not follows_directly(module, opening, node):
+        parent = module.parents.get(node)
+        if (
+            not isinstance(parent, ast.If)
+            or parent.body[0] is not node
+            or any(isinstance(inner, INTERRUPTIONS) for inner in ast.walk(parent.test))
+        ):
+            return False
+        node = parent
+    return True

@@ -205,7 +205,8 @@ class ModuleFacts:
             if name in current.values or name in current.annotations:
                 return self._bound_value(name, current, depth)
             current = current.parent
-        owner = self.project.instance(name, self.source.path)  # from .db import database
+        imported = self.syntax.import_aliases.get(name, name)  # from .db import database
+        owner = self.project.instance(imported, self.source.path)
         return Value("owner", owner=owner) if owner is not None else None
 
     def _bound_value(self, name: str, scope: Scope, depth: int) -> Value | None:

@@ -37,6 +37,7 @@ class ModuleSyntax:
         self.imports: list[ImportedFrom] = []
         self.imported_packages: set[str] = set()  # top-level packages of absolute imports
         self.foreign: set[str] = set()  # names imported from elsewhere
+        self.import_aliases: dict[str, str] = {}  # from .db import db as default_db
         self.parents: dict[ast.AST, ast.AST] = {}
         self.scope_of: dict[ast.AST, Scope] = {}
         self.calls: list[ast.Call] = []
@@ -166,6 +167,8 @@ class ModuleSyntax:
             pgdbm = (node.module or "").split(".")[0] == "pgdbm"
             for alias in node.names:
                 local = alias.asname or alias.name
+                if alias.asname:
+                    self.import_aliases[alias.asname] = alias.name
                 if pgdbm and alias.name in PGDBM_CLASSES:
                     self.imported[local] = PGDBM_CLASSES[alias.name]
                 elif alias.name != "*":

@@ -279,12 +279,31 @@ def tested_attributes(test: ast.expr) -> set[str]:
 def half_open(owner: PoolOwner) -> Iterator[tuple[Opening, Closing, str]]:
     """initialize() opens the pool, awaits more, and only then sets the flag that every
     close of that pool checks: when the awaits fail, close() skips the open pool."""
+    already_true = {  # `self._owns_pool = True` in __init__: never what close() waits for
+        attribute
+        for method in owner.methods()
+        if method.name == "__init__"
+        for attribute in _set_true(method)
+    }
     for opening in owner.openings:
-        flags = _flags_set_after_an_await(opening.method, opening.statement)
+        flags = _flags_set_after_an_await(opening.method, opening.statement) - already_true
         closings = [c for c in owner.closings if c.attribute == opening.attribute]
         checked = [guard_attributes(owner.module, c.method, c.call) & flags for c in closings]
         if flags and closings and all(checked):
             yield opening, closings[0], sorted(checked[0])[0]
+
+
+def may_stay_half_open(owner: PoolOwner) -> bool:
+    """A method opens the pool, awaits more, and closes nothing itself when that fails: its
+    caller must close the object even when the call raised."""
+    for opening in owner.openings:
+        end = (opening.statement.end_lineno or opening.statement.lineno, 0)
+        body = list(ast.walk(opening.method))
+        awaits = any(isinstance(n, ast.Await) and (n.lineno, 0) > end for n in body)
+        closes = any(isinstance(n, ast.Call) and simple_name(n.func) in CLOSING_CALLS for n in body)
+        if awaits and not closes:
+            return True
+    return False
 
 
 def _flags_set_after_an_await(method: Method, opening: ast.stmt) -> set[str]:
@@ -297,13 +316,18 @@ def _flags_set_after_an_await(method: Method, opening: ast.stmt) -> set[str]:
     )
     if not awaits:
         return set()
+    return _set_true(method, after=awaits[0])
+
+
+def _set_true(method: Method, after: tuple[int, int] = (0, 0)) -> set[str]:
+    """self/cls attributes `method` sets to True (after the position `after`)."""
     return {
         attribute
         for node in ast.walk(method)
         if isinstance(node, ast.Assign)
         and isinstance(node.value, ast.Constant)
         and node.value.value is True
-        and (node.lineno, node.col_offset) > awaits[0]
+        and (node.lineno, node.col_offset) > after
         for target in node.targets
         if (attribute := own_attribute(target)) is not None
     }

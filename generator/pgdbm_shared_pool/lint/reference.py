@@ -11,7 +11,7 @@ from .engine import all_rules
 Figures = dict[str, tuple[int, int, int]]
 
 
-def rules_markdown(figures: Figures | None = None, corpus: str = "") -> str:
+def rules_markdown(figures: Figures | None = None, corpus: str = "", speed: str = "") -> str:
     parts = [
         "# `shared-pool check` rules\n",
         "Generated from `generator/pgdbm_shared_pool/lint/rules/sp*.py` by "
@@ -21,6 +21,8 @@ def rules_markdown(figures: Figures | None = None, corpus: str = "") -> str:
     ]
     if figures is not None:
         parts.append(_figures_table(figures, corpus))
+    if speed:
+        parts.append(speed)
     parts.append("| code | name | finds |\n|---|---|---|")
     parts += [f"| [{r.CODE}](#{r.CODE.lower()}) | {r.NAME} | {r.MESSAGE} |" for r in all_rules()]
     for rule in all_rules():
@@ -54,8 +56,7 @@ def _figures_table(figures: Figures, corpus: str) -> str:
     for code in codes:
         tp, fp, missed = figures.get(code, (0, 0, 0))
         rows.append(
-            f"| {code} | {tp} | {fp} | {missed} | {ratio(tp, tp + fp)} | "
-            f"{ratio(tp, tp + missed)} |"
+            f"| {code} | {tp} | {fp} | {missed} | {ratio(tp, tp + fp)} | {ratio(tp, tp + missed)} |"
         )
     tp, fp, missed = (sum(counts[i] for counts in figures.values()) for i in range(3))
     rows.append(

@@ -106,6 +106,18 @@ def create_extensions_without_schema(statement: list[Token]) -> Iterator[Token]:
         yield statement[0]
 
 
+def created_extension(statement: list[Token]) -> tuple[str, bool, bool] | None:
+    """For CREATE EXTENSION: the extension's name, whether IF NOT EXISTS, whether SCHEMA."""
+    keys = [token.key for token in statement]
+    if keys[:2] != ["create", "extension"]:
+        return None
+    if_not_exists = keys[2:5] == ["if", "not", "exists"]
+    position = 5 if if_not_exists else 2
+    if position >= len(statement):
+        return None
+    return _name_key(statement[position]), if_not_exists, "schema" in keys
+
+
 # Functions whose argument syntax uses FROM: EXTRACT(x FROM ts), SUBSTRING(s FROM 2) ...
 _FROM_FUNCTIONS = frozenset({"extract", "substring", "trim", "overlay", "position", "normalize"})
 # Words that start a clause, so they are never a table (or an alias) where one may stand.

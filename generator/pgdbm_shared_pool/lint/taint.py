@@ -1,12 +1,14 @@
 """Which text in a function comes from its callers: a small taint analysis for SQL building.
 
 A value is tainted when it flows from a parameter of the enclosing function (not `self`, not
-a number, date, UUID or enum by its annotation) through string operations only: f-strings,
+a number, date, UUID or enum by its annotation, not one every caller passes a literal) through
+string operations only: f-strings,
 `+`, `%`, `.format()`, `.join()`, `str()`, case and strip methods, loops and comprehensions
 over it, and lists it is appended to. Any other call ends the flow (a quoting or validating
 helper, a model's `model_dump()`), and so does a check of the name in the same function
 (`validate_name(x)`, `PATTERN.fullmatch(x)`, `if x not in ALLOWED`). Constants, counters and
-`$n` placeholders are never tainted, so SQL assembled from them is safe.
+`$n` placeholders are never tainted, so SQL assembled from them is safe; a loop over literal
+rows (`for table, keys in (("a", x), ("b", y))`) gives each name its own column.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ _APPENDS = frozenset({"append", "extend", "insert", "add"})
 class FunctionTaint:
     """Taint facts for one function body (nested functions are analysed on their own)."""
 
-    def __init__(self, function: Function) -> None:
+    def __init__(
+        self, function: Function, constant_parameters: frozenset[str] = frozenset()
+    ) -> None:
         self.function = function
         self.tainted: set[str] = set()
         self.checked: set[str] = set()
@@ -45,7 +49,7 @@ class FunctionTaint:
         if isinstance(function, ast.Module):
             self.tainted |= _snippet_inputs(function)
         else:
-            self.tainted |= _parameters(function.args)
+            self.tainted |= _parameters(function.args) - constant_parameters
         for node in _own_nodes(function):
             self._collect(node)
         self.tainted -= self.checked
@@ -58,7 +62,7 @@ class FunctionTaint:
             if node.value is not None:
                 self._bindings.append((node.target, node.value))
         elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
-            self._bindings.append((node.target, node.iter))
+            self._bindings += _loop_bindings(node.target, node.iter)
         elif isinstance(node, ast.Call):
             method = node.func.attr if isinstance(node.func, ast.Attribute) else None
             if method in _APPENDS and isinstance(node.func, ast.Attribute):
@@ -122,6 +126,65 @@ class FunctionTaint:
                 self.expression(argument) for argument in arguments
             )
         return False
+
+
+def _loop_bindings(target: ast.expr, iterable: ast.expr) -> list[tuple[ast.expr, ast.expr]]:
+    """`for table, keys in (("a", x), ("b", y))`: table takes "a" and "b", keys x and y."""
+    rows = iterable.elts if isinstance(iterable, ast.Tuple | ast.List) else []
+    if (
+        isinstance(target, ast.Tuple | ast.List)
+        and rows
+        and all(
+            isinstance(r, ast.Tuple | ast.List) and len(r.elts) == len(target.elts) for r in rows
+        )
+    ):
+        return [
+            (element, row.elts[index])  # type: ignore[attr-defined]
+            for row in rows
+            for index, element in enumerate(target.elts)
+        ]
+    return [(target, iterable)]
+
+
+def constant_parameters(function: Function, calls: list[ast.Call], text: str) -> frozenset[str]:
+    """Parameters of a module-private helper (`def _record(db, table)`) that every call of it in
+    its module passes a literal. Any other mention of its name (a callback, an export) keeps
+    them the callers'."""
+    name = getattr(function, "name", "")
+    if not name.startswith("_") or name.startswith("__") or isinstance(function, ast.Lambda):
+        return frozenset()
+    assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+    mine = [call for call in calls if simple_name(call.func) == name]
+    if not mine or len(re.findall(rf"\b{re.escape(name)}\b", text)) != len(mine) + 1:
+        return frozenset()
+    positional = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    defaults = dict(zip(reversed(positional), reversed(function.args.defaults), strict=False)) | {
+        a.arg: d
+        for a, d in zip(function.args.kwonlyargs, function.args.kw_defaults, strict=True)
+        if d
+    }
+    found = set()
+    for parameter in (*positional, *(a.arg for a in function.args.kwonlyargs)):
+        arguments = [
+            _argument(call, positional, parameter) or defaults.get(parameter) for call in mine
+        ]
+        if all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in arguments):
+            found.add(parameter)
+    return frozenset(found)
+
+
+def _argument(call: ast.Call, positional: list[str], parameter: str) -> ast.expr | None:
+    """The argument `call` passes for `parameter` (self/cls bound by a method call)."""
+    for keyword in call.keywords:
+        if keyword.arg == parameter:
+            return keyword.value
+    offset = (
+        1 if positional[:1] in (["self"], ["cls"]) and isinstance(call.func, ast.Attribute) else 0
+    )
+    index = positional.index(parameter) - offset if parameter in positional else -1
+    if 0 <= index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args):
+        return call.args[index]
+    return None
 
 
 def _constant_collection(node: ast.expr) -> bool:

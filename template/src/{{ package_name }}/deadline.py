@@ -14,7 +14,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
-_deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
+# When the current request's budget ends, in event loop time (None: not in a request).
+DEADLINE: ContextVar[float | None] = ContextVar("request_deadline", default=None)
 # How late past its deadline a request may be ended: one timer per event loop checks them
 # all this often, where asyncio.timeout() would set and cancel a timer per request, which
 # costs more than everything else the middleware does.
@@ -23,7 +24,7 @@ TICK = 0.05
 
 def remaining(limit: float) -> float:
     """How long a wait may take: `limit`, or less when the request's budget ends sooner."""
-    when = _deadline.get()
+    when = DEADLINE.get()
     if when is None:
         return limit
     return max(0.0, min(limit, when - asyncio.get_running_loop().time()))
@@ -91,7 +92,7 @@ class Deadlines:
         if watchdog is None or watchdog.loop is not loop:  # a new loop (tests run several)
             watchdog = self.watchdog = Watchdog(loop)
         when = loop.time() + budget
-        deadline = Deadline(when, task, task.cancelling(), _deadline.set(when), watchdog)
+        deadline = Deadline(when, task, task.cancelling(), DEADLINE.set(when), watchdog)
         watchdog.running[task] = deadline
         if watchdog.timer is None:
             watchdog.timer = loop.call_later(TICK, watchdog.check)
@@ -102,5 +103,5 @@ class Deadlines:
         """Stop watching the request; True if its deadline cancelled it (and nothing else
         did). That cancellation is then withdrawn, as asyncio.timeout() withdraws its own."""
         del deadline.watchdog.running[deadline.task]
-        _deadline.reset(deadline.token)
+        DEADLINE.reset(deadline.token)
         return deadline.expired and deadline.task.uncancel() <= deadline.cancelling

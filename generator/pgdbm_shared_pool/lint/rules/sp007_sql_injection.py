@@ -10,7 +10,7 @@ from ..module_facts import ModuleFacts
 from ..project import Project
 from ..sources import Hit
 from ..syntax import ASYNCPG_QUERY_METHODS, FUNCTION_NODES, QUERY_METHODS, query_argument
-from ..taint import FunctionTaint
+from ..taint import FunctionTaint, constant_parameters
 
 CODE = "SP007"
 NAME = "sql-built-from-values"
@@ -54,6 +54,33 @@ async def create_tenant_schema(connection, tenant: str) -> None:
     await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(PREFIX + tenant)}")
     await connection.execute(f"COMMENT ON SCHEMA {quote_ident(PREFIX + tenant)} IS '{PREFIX}'")
 """,
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def revoke(db: AsyncDatabaseManager, team: str, keys: list[str], emitters: list[str]):
+    for table, ids in (("app_keys", keys), ("emit_keys", emitters)):
+        await db.execute(
+            "UPDATE {{tables." + table + "}} SET revoked = true WHERE team = $1 AND id = ANY($2)",
+            team,
+            ids,
+        )
+""",
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def _record(db: AsyncDatabaseManager, table: str, record_id: str):
+    return await db.fetch_one(f"SELECT * FROM {{{{tables.{table}}}}} WHERE id = $1", record_id)
+
+
+async def custody(db: AsyncDatabaseManager, record_id: str):
+    return await _record(db, "custody_records", record_id)
+
+
+async def person(db: AsyncDatabaseManager, record_id: str):
+    return await _record(db, table="person_records", record_id=record_id)
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -79,6 +106,21 @@ async def delete_rows(db: AsyncDatabaseManager, where: str) -> None:
     """\
 async def drop_table(connection, table: str) -> None:
     await connection.execute("DROP TABLE {}".format(table))  # SP007
+""",
+    """\
+from pgdbm import AsyncDatabaseManager
+
+
+async def _record(db: AsyncDatabaseManager, table: str, record_id: str):
+    return await db.fetch_one(f"SELECT * FROM {table} WHERE id = $1", record_id)  # SP007
+
+
+async def custody(db: AsyncDatabaseManager, record_id: str):
+    return await _record(db, "custody_records", record_id)
+
+
+async def any_record(db: AsyncDatabaseManager, table: str, record_id: str):
+    return await _record(db, table, record_id)
 """,
 ]
 
@@ -108,7 +150,8 @@ def check(project: Project) -> Iterator[Hit]:
             if query is None or not isinstance(function, (*FUNCTION_NODES, ast.Module)):
                 continue
             if function not in taints:
-                taints[function] = FunctionTaint(function)
+                constants = constant_parameters(function, module.calls, module.source.text)
+                taints[function] = FunctionTaint(function, constants)
             if not taints[function].expression(query):
                 continue
             builders = _builders(module, query, function)

@@ -10,6 +10,7 @@ from ..lifecycle import (
     closed_elsewhere,
     closed_on_failure,
     closes,
+    failure_flag,
     follows_directly,
     is_generator,
     openings,
@@ -19,6 +20,7 @@ from ..lifecycle import (
 from ..owners import half_open
 from ..project import Project
 from ..sources import Hit
+from ..syntax import dotted
 
 CODE = "SP009"
 NAME = "pool-closed-in-finally"
@@ -33,13 +35,16 @@ RATIONALE = (
     "(`await db.initialize()`): a lifespan must close what it opened, in `finally`. A pool kept "
     "on `app.state` must be closed somewhere in the app; an object whose `close()` checks an "
     "`_initialized` flag set only at the end of `initialize()` never closes a pool opened by a "
-    "half-finished `initialize()`. Pools returned to the caller are the caller's to close."
+    "half-finished `initialize()`, and neither does a lifespan that closes the object on failure "
+    "only `if started`, set after `initialize()` returned. Pools returned to the caller are the "
+    "caller's to close."
 )
 EXEMPT_TESTS = True
 
 FIX = (
-    "Wrap everything after create_shared_pool in try/finally (or an async with / AsyncExitStack) "
-    "and close the pool in the finally block."
+    "Wrap everything after opening the pool (create_shared_pool, connect(), initialize()) in "
+    "try/finally, or an async with / AsyncExitStack, and close it in the finally block; mark an "
+    "object open right after its pool opens, so its close() never skips a half-opened pool."
 )
 GOOD_EXAMPLES = [
     """\
@@ -280,6 +285,36 @@ async def open_events(config: DatabaseConfig) -> AsyncDatabaseManager:
     await db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
     return db
 """,
+    """\
+from contextlib import asynccontextmanager
+
+from pgdbm import AsyncDatabaseManager, DatabaseConfig
+
+
+class Database:
+    async def initialize(self) -> None:
+        self.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+        await self.pool.execute('CREATE SCHEMA IF NOT EXISTS "app"')
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+@asynccontextmanager
+async def lifespan(app):
+    database, started = Database(), False
+    try:
+        await database.initialize()  # SP009
+        started = True
+    except Exception:
+        if started:
+            await database.close()
+        raise
+    try:
+        yield
+    finally:
+        await database.close()
+""",
 ]
 
 
@@ -290,15 +325,14 @@ def check(project: Project) -> Iterator[Hit]:
             problem = _problem(project, opening, main_functions)
             if problem is not None:
                 yield module.source.hit(opening.call, problem)
-        for owner in project.facts.owners:
-            if owner.module is module.syntax:
-                for opening, closing, flag in half_open(owner):
-                    opens, closes_ = opening.method.name, closing.method.name
-                    yield module.source.hit(
-                        opening.call,
-                        f"if {opens}() fails after this line, {closes_}() skips the open pool: "
-                        f"it checks self.{flag}, set only at the end",
-                    )
+    for owner in project.facts.owners:
+        for opening, closing, flag in half_open(owner):
+            opens, closes_ = opening.method.name, closing.method.name
+            yield owner.module.source.hit(
+                opening.call,
+                f"if {opens}() fails after this line, {closes_}() skips the open pool: "
+                f"it checks self.{flag}, set only at the end",
+            )
 
 
 def _problem(project: Project, opening: Opening, main_functions: set[str]) -> str | None:
@@ -322,7 +356,13 @@ def _problem(project: Project, opening: Opening, main_functions: set[str]) -> st
         if follows_directly(module, statement, statement_of(module, close)):
             return None  # opened and closed with nothing in between that could fail
         if closed_on_failure(module, close, statement):
-            return None  # closed by `except BaseException:`, returned otherwise
+            flag = failure_flag(module, close, opening)
+            if flag is None:
+                return None  # closed by `except BaseException:`, returned otherwise
+            return (
+                f"closed on failure only if `{flag}`, set after this returns: when it fails "
+                "half-way, the pool it opened stays open (close it unconditionally)"
+            )
     if any(module.in_finally(close, function) for close, _ in here):
         return "an await between opening the pool and the try whose finally closes it can leak it"
     if is_generator(module, function):
@@ -336,7 +376,7 @@ def _unclosed(project: Project, opening: Opening) -> str | None:
     if any(name.split(".")[0] in ("self", "cls") for name in names):
         return None  # kept by an object: the object's close() (owners.py) is its owner
     returns = module.syntax.scopes[opening.function].returns
-    returned = [value for value in returns if ast.unparse(value) in names]
+    returned = [value for value in returns if dotted(value) in names]
     if returned:  # the caller's to close, once it has it
         handed = statement_of(module, returned[0])
         if follows_directly(module, opening.statement, handed):

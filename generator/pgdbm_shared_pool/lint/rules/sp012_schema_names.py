@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from ...naming import schema_name_problem
 from ..project import Project
 from ..sources import Hit, PythonSource
-from ..syntax import CONFIG, MANAGER, string_value
+from ..syntax import CONFIG, MANAGER, simple_name, string_value
 
 CODE = "SP012"
 NAME = "schema-name"
@@ -38,6 +38,16 @@ def databases(pool) -> dict[str, AsyncDatabaseManager]:
         "public": AsyncDatabaseManager(pool=pool, schema="public"),
     }
 """,
+    """\
+import json
+
+
+async def init_connection(connection) -> None:
+    # asyncpg's codecs name the schema a type already lives in
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+""",
 ]
 BAD_EXAMPLES = [
     """\
@@ -61,11 +71,15 @@ def stats_database(url: str) -> AsyncDatabaseManager:
 
 
 _WORD = re.compile(r"[^\s]+")
+# asyncpg methods whose schema= names the existing schema of a type, not one to create
+_TYPE_SCHEMA_METHODS = frozenset({"set_type_codec", "reset_type_codec", "set_builtin_type_codec"})
 
 
 def check(project: Project) -> Iterator[Hit]:
     for module in project.modules():
         for call in module.calls:
+            if simple_name(call.func) in _TYPE_SCHEMA_METHODS:
+                continue
             kind = module.pgdbm_class(call.func)
             names_a_schema = kind in (MANAGER, CONFIG)
             for node in _schema_arguments(call, exact=kind == MANAGER):

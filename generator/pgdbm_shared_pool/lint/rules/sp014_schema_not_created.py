@@ -101,9 +101,11 @@ def check(project: Project) -> Iterator[Hit]:
 
 
 def _creates_schema(module: ModuleFacts) -> bool:
+    if any(_CREATING_CALLS.search(simple_name(call.func) or "") for call in module.calls):
+        return True
+    if not _CREATES.search(module.source.text):
+        return False  # most modules: no need to look at their strings one by one
     return any(
-        _CREATING_CALLS.search(simple_name(call.func) or "") for call in module.calls
-    ) or any(
         isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and _CREATES.search(node.value)

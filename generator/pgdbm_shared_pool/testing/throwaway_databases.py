@@ -1,0 +1,1 @@
+../../../template/tests/throwaway_databases.py
