@@ -59,8 +59,14 @@ K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, *, compare: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
+    if compare:
+        parser.add_argument(
+            "--compare",
+            metavar="REF",
+            help="also measure the template at git REF, rendered side by side (before/after)",
+        )
     parser.add_argument(
         "--quick", action="store_true", help="small sizes, under a minute (CI smoke run)"
     )

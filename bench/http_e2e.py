@@ -6,15 +6,21 @@ Servers (one uvicorn worker each, access log on as uvicorn defaults, pools of ma
   pattern        the generated app, as its `make run`: --loop uvloop --http httptools
   (a) by hand    raw asyncpg, --loop asyncio --http h11: what `pip install fastapi uvicorn`
                  runs (uvicorn without [standard] has neither uvloop nor httptools)
-  (b) same stack raw asyncpg, --loop uvloop --http httptools: the pattern's whole cost
+  (b) same stack raw asyncpg, --loop uvloop --http httptools: the endpoint alone
+  (c) same stack + middleware
+                 (b) plus what the generated app does on every request that is not the
+                 pattern: its request id, deadline and body limit middleware and its log
+                 format (imported from the rendered project). pattern / (c) is the cost of
+                 the pattern itself; (c) / (b) the cost of those features.
+  pattern at REF with --compare REF: the template at git REF, rendered side by side (before)
 
-Targets: pattern / (a) >= 1.0x and pattern / (b) >= 0.95x in requests/s. Each wrk run is
-bounded by time (-d) and by a per-request timeout; runs alternate between servers. The
-server's CPU time per request (from /proc) is reported too: on a busy machine it is far
-steadier than requests/s.
+Targets: pattern / (a) >= 1.0x, pattern / (b) and pattern / (c) >= 0.95x in requests/s.
+Each wrk run is bounded by time (-d) and by a per-request timeout; runs alternate between
+servers. The server's CPU time per request (from /proc) is reported too: on a busy machine
+it is far steadier than requests/s.
 Needs wrk (Debian/Ubuntu: apt-get install wrk).
 
-    python bench/http_e2e.py [--quick] [--dsn DSN]
+    python bench/http_e2e.py [--quick] [--dsn DSN] [--compare REF]
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,14 +57,18 @@ from _common import (
     wait_until_serving,
     write_results,
 )
+from pgdbm_shared_pool.scaffold import new_project
 
 FAST_STACK = ("--loop", "uvloop", "--http", "httptools")
+PATTERN_APP = f"{PACKAGE}.main:app"
 SERVERS = {  # name -> (app, uvicorn options)
-    "pattern": (f"{PACKAGE}.main:app", FAST_STACK),
+    "pattern": (PATTERN_APP, FAST_STACK),
     "(a) by hand": ("handwritten_app:app", ("--loop", "asyncio", "--http", "h11")),
     "(b) same stack": ("handwritten_app:app", FAST_STACK),
+    "(c) same stack + middleware": ("handwritten_app:app_with_middleware", FAST_STACK),
 }
-BASELINES = {"(a) by hand": 1.0, "(b) same stack": 0.95}  # baseline -> target for the pattern
+# baseline -> target for the pattern
+BASELINES = {"(a) by hand": 1.0, "(b) same stack": 0.95, "(c) same stack + middleware": 0.95}
 CONCURRENCIES = (10, 100)
 ROWS = 1000
 ITEM_ID = 500
@@ -77,26 +88,27 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def uvicorn_servers(project: Path, dsn: str) -> Iterator[dict[str, Server]]:
-    """Start every server on its own port; yields name -> Server."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "PYTHONPATH": os.pathsep.join([str(project / "src"), str(BENCH_DIR)]),
-    }
+def uvicorn_servers(
+    specs: dict[str, tuple[str, Sequence[str], Path]], dsn: str
+) -> Iterator[dict[str, Server]]:
+    """Start every server (name -> app, uvicorn options, the rendered project it imports)
+    on its own port; yields name -> Server."""
     processes, servers = [], {}
     try:
-        for name, (app, options) in SERVERS.items():
+        for name, (app, options, project) in specs.items():
             port = free_port()
             command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), *options]
-            log = project / f"server-{port}.log"  # uvicorn's errors (access log: stdout)
-            with log.open("wb") as stderr:  # the child keeps its own copy of the descriptor
+            env = {
+                **os.environ,
+                "DATABASE_URL": dsn,
+                "PYTHONPATH": os.pathsep.join([str(project / "src"), str(BENCH_DIR)]),
+            }
+            # Both streams to one file: uvicorn's own logging writes the access log to stdout,
+            # the generated app's to stderr, and each line costs the same write either way.
+            log = project / f"server-{port}.log"
+            with log.open("wb") as output:  # the child keeps its own copy of the descriptor
                 process = subprocess.Popen(
-                    command,
-                    cwd=project,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=stderr,
+                    command, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT
                 )
             processes.append(process)
             servers[name] = Server(f"http://127.0.0.1:{port}/users/items/{ITEM_ID}", process.pid)
@@ -149,13 +161,14 @@ def load(server: Server, connections: int, seconds: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(__doc__.splitlines()[0], compare=True)
     if shutil.which("wrk") is None:
         sys.exit("http_e2e needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)")
     rounds, seconds = (1, 2) if args.quick else (5, 5)
     with (
         postgres_admin_dsn(args.dsn) as admin_dsn,
         rendered_project() as project,
+        tempfile.TemporaryDirectory(prefix="bench_http_before_") as before,
         scratch_database(admin_dsn, "bench_http") as dsn,
     ):
         from bench_app.migrate import migrate
@@ -163,15 +176,22 @@ def main() -> None:
         facts = machine_facts(admin_dsn)
         asyncio.run(migrate(project_settings(dsn)))
         asyncio.run(seed_items(dsn, "users", ROWS))
-        with uvicorn_servers(project, dsn) as servers:
+        specs = {name: (app, options, project) for name, (app, options) in SERVERS.items()}
+        if args.compare:  # the same app from the template at REF: before and after
+            old = Path(before) / "bench-app"
+            new_project(
+                old, services=["users", "orders"], package_name=PACKAGE, vcs_ref=args.compare
+            )
+            specs[f"pattern at {args.compare}"] = (PATTERN_APP, FAST_STACK, old)
+        with uvicorn_servers(specs, dsn) as servers:
             for server in servers.values():
                 wrk(server.url, max(CONCURRENCIES), 1)  # warm-up: every pool at full size
-            keys = [(c, name) for c in CONCURRENCIES for name in SERVERS]
+            keys = [(c, name) for c in CONCURRENCIES for name in specs]
             runs = interleaved(keys, rounds, lambda key: load(servers[key[1]], key[0], seconds))
 
     rows: list[dict[str, Any]] = []
     for concurrency in CONCURRENCIES:
-        for name in SERVERS:
+        for name in specs:
             samples = runs[(concurrency, name)]
             row = {
                 "concurrency": concurrency,
@@ -203,7 +223,7 @@ def main() -> None:
             "met": row[f"vs {baseline}"]["median"] >= target,
         }
         for row in rows
-        if row["server"] == "pattern"
+        if row["server"].startswith("pattern")
         for baseline, target in BASELINES.items()
     ]
     print_table(
@@ -236,8 +256,9 @@ def main() -> None:
             "setup": {
                 "servers": {
                     name: " ".join(["uvicorn", app, *options])
-                    for name, (app, options) in SERVERS.items()
+                    for name, (app, options, _) in specs.items()
                 },
+                "compare": args.compare,
                 "wrk": f"wrk -t1 -c<connections> -d{seconds}s --timeout={WRK_TIMEOUT} --latency",
                 "rounds": rounds,
                 "pool_max_size": 10,

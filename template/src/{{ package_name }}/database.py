@@ -105,15 +105,20 @@ class ServiceDatabase(AsyncDatabaseManager):
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = self.shared_pool
+        # An idle connection is handed over without waiting, so only a wait gets the bound:
+        # its timer (and the one asyncpg then sets on release) cost more than the rest of
+        # the call. Without it the release is still bounded, by the pool's command_timeout.
+        timeout = None if pool.get_idle_size() else self.acquire_timeout
         try:
-            connection = await self.shared_pool.acquire(timeout=self.acquire_timeout)
+            connection = await pool.acquire(timeout=timeout)
         except TimeoutError:
-            wait, size = self.acquire_timeout, self.shared_pool.get_max_size()
+            wait, size = self.acquire_timeout, pool.get_max_size()
             raise TimeoutError(f"no free connection within {wait} s (pool of {size})") from None
         try:
             yield connection
         finally:
-            await self.shared_pool.release(connection)
+            await pool.release(connection)
 
 
 async def create_pool(
@@ -175,8 +180,11 @@ def open_databases(
 
 
 @asynccontextmanager
-async def migration_lock(pool: asyncpg.Pool, key: str, *, timeout: float) -> AsyncIterator[None]:
-    """Hold a session advisory lock on one pooled connection for the duration of the block.
+async def migration_lock(
+    pool: asyncpg.Pool, key: str, *, timeout: float
+) -> AsyncIterator[asyncpg.Connection]:
+    """Hold a session advisory lock on one pooled connection for the duration of the block;
+    yields that connection.
 
     pgdbm's own lock is taken after an unlocked CREATE TABLE IF NOT EXISTS and gives up
     after lock_timeout (5 s), so processes booting together on a fresh database crash.
@@ -193,7 +201,7 @@ async def migration_lock(pool: asyncpg.Pool, key: str, *, timeout: float) -> Asy
                 raise TimeoutError(f"lock {key!r} still held by another process after {timeout} s")
             await asyncio.sleep(0.05)
         try:
-            yield
+            yield connection
         finally:
             await connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 

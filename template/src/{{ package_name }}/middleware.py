@@ -1,17 +1,21 @@
-"""ASGI middleware: each request's id and deadline, and one-line start-up failures."""
+"""ASGI middleware: each request's id and deadline, the body size limit, and one-line
+start-up failures. Plain ASGI classes: they run on every request, so each costs what it
+does and no more (per-request figures: the repository's docs/benchmarks.md)."""
 
 import asyncio
 import logging
-import os
+import random
 import re
 import sys
 from collections.abc import Callable
 
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import InvalidSettings
 from .database import DatabaseUnreachable, MigrationFailed
-from .deadline import DEADLINE
+from .deadline import Deadlines
 from .errors import unavailable
 from .logs import REQUEST_ID
 
@@ -31,12 +35,14 @@ class RequestContext:
     def __init__(self, app: ASGIApp, budget: Callable[[], float]) -> None:
         self.app = app
         self.budget = budget  # read per request: the settings are loaded by the lifespan
+        self.deadlines = Deadlines()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = client_request_id(scope) or os.urandom(16).hex()
+        # Random, not secret (a client may send its own): no system call per request.
+        request_id = client_request_id(scope) or f"{random.getrandbits(128):032x}"
         response_started = False
 
         async def send_with_id(message: Message) -> None:
@@ -48,21 +54,61 @@ class RequestContext:
             await send(message)
 
         budget = self.budget()
-        when = asyncio.get_running_loop().time() + budget
-        timeout = asyncio.timeout_at(when)
-        id_token, deadline_token = REQUEST_ID.set(request_id), DEADLINE.set(when)
+        token = REQUEST_ID.set(request_id)
         try:
-            async with timeout:
+            deadline = self.deadlines.start(budget)
+            try:
                 await self.app(scope, receive, send_with_id)
-        except TimeoutError:
-            if response_started or not timeout.expired():
+            finally:
+                overdue = self.deadlines.end(deadline)
+        except asyncio.CancelledError:
+            if not overdue:
                 raise
+            if response_started:
+                raise TimeoutError(f"over its {budget:.1f} s budget") from None
             method, path = scope["method"], scope["path"]
             logger.warning("%s %s: 503: over its %.1f s budget", method, path, budget)
             await unavailable()(scope, receive, send_with_id)
         finally:
-            DEADLINE.reset(deadline_token)
-            REQUEST_ID.reset(id_token)
+            REQUEST_ID.reset(token)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised by a read past the limit; FastAPI answers it (413) before the route runs."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body over {max_bytes} bytes")
+
+
+class BodyLimit:
+    """413 for a request body over `max_bytes`: at once when its Content-Length says so,
+    else (a chunked body) as soon as reading it passes the limit, before anything parses it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        max_bytes = self.max_bytes
+        if (declared_length(scope) or 0) > max_bytes:
+            error = BodyTooLarge(max_bytes)
+            response = JSONResponse({"detail": error.detail}, status_code=error.status_code)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLarge(max_bytes)
+            return message
+
+        await self.app(scope, receive_within_limit, send)
 
 
 class OneLineStartupErrors:
@@ -93,4 +139,12 @@ def client_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and CLIENT_REQUEST_ID.fullmatch(value):
             return str(value.decode())
+    return None
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, if it sends one (uvicorn refuses a malformed one)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
     return None

@@ -43,8 +43,8 @@ def show_progress(step: MigrationProgress) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     parallel = args.parallel if args.command == "migrate-all" else 1
-    # Each tenant being migrated holds two connections: its lock and its migration.
-    pool_max_size = max(settings.pool_max_size, 2 * parallel + 1)
+    # Each tenant being migrated holds one connection (its lock's), and one is left free.
+    pool_max_size = max(settings.pool_max_size, parallel + 1)
     settings = settings.model_copy(update={"pool_min_size": 1, "pool_max_size": pool_max_size})
     # Direct (session locks), with the migrations' statement timeout.
     pool = await create_pool(settings, settings.migration_database_url, migrations=True)

@@ -69,12 +69,26 @@ class MigrationReport:
 
 
 def provisioning_limit(pool_max_size: int) -> int:
-    """Each provisioning holds two connections (its lock and its migration): leave one free."""
-    return max(1, min(2, (pool_max_size - 1) // 2))
+    """Each provisioning holds one connection (its lock's, which it migrates on): leave one free."""
+    return max(1, min(2, pool_max_size - 1))
 
 
 def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+class OnConnection(ServiceDatabase):
+    """A ServiceDatabase on one connection the caller holds: the work under a tenant's lock
+    (registry, DDL, migrations) runs on the lock's own connection, without going back to
+    the pool between statements."""
+
+    def __init__(self, pool: asyncpg.Pool, connection: asyncpg.Connection, schema: str) -> None:
+        super().__init__(pool, schema, acquire_timeout=0.0)  # never waits for the pool
+        self.connection = connection
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.connection
 
 
 class TenantManager:
@@ -100,8 +114,11 @@ class TenantManager:
             max_concurrent_provisioning or provisioning_limit(settings.pool_max_size)
         )
 
-    def _database(self, schema: str, pool: asyncpg.Pool | None = None) -> ServiceDatabase:
-        return ServiceDatabase(pool or self.pool, schema, self.settings.pool_acquire_timeout)
+    def _database(self, schema: str) -> ServiceDatabase:
+        return ServiceDatabase(self.pool, schema, self.settings.pool_acquire_timeout)
+
+    def _on(self, connection: asyncpg.Connection, schema: str) -> OnConnection:
+        return OnConnection(self.migration_pool, connection, schema)
 
     def schema_for(self, tenant_id: str) -> str:
         """The tenant's schema; InvalidTenantId before any SQL if the id is not acceptable."""
@@ -138,26 +155,27 @@ class TenantManager:
             tenant = await self.registry.get(tenant_id)
             if tenant is not None and tenant.status is TenantStatus.ACTIVE:
                 return tenant, False
-            async with self._exclusive(tenant_id):
-                tenant = await self.registry.get(tenant_id)  # another process may have done it
+            async with self._exclusive(tenant_id) as connection:
+                registry = TenantRegistry(self._on(connection, REGISTRY_SCHEMA))
+                tenant = await registry.get(tenant_id)  # another process may have done it
                 if tenant is not None and tenant.status is TenantStatus.ACTIVE:
                     return tenant, False
                 if tenant is not None and tenant.status is TenantStatus.DROPPING:
                     raise TenantBusy(f"tenant {tenant_id!r} is being dropped; drop it again first")
                 if tenant is None or tenant.status is TenantStatus.FAILED:  # (re)starting
-                    tenant = await self.registry.start_provisioning(tenant_id, schema)
-                tenant, _ = await self._migrate(tenant)
+                    tenant = await registry.start_provisioning(tenant_id, schema)
+                tenant, _ = await self._migrate(tenant, connection)
         if tenant.status is TenantStatus.FAILED:
             raise ProvisioningFailed(f"tenant {tenant_id!r}: {tenant.error}")
         return tenant, True
 
     async def migrate_tenant(self, tenant_id: str) -> tuple[Tenant, list[str]]:
         """Apply the tenant's pending migrations: (tenant, files applied)."""
-        async with self._locked(tenant_id), self._exclusive(tenant_id):
-            tenant = await self.registry.get(tenant_id)
+        async with self._locked(tenant_id), self._exclusive(tenant_id) as connection:
+            tenant = await TenantRegistry(self._on(connection, REGISTRY_SCHEMA)).get(tenant_id)
             if tenant is None or tenant.status is TenantStatus.DROPPING:
                 raise TenantNotFound(f"tenant {tenant_id!r} was dropped meanwhile")
-            return await self._migrate(tenant)
+            return await self._migrate(tenant, connection)
 
     async def migrate_all(
         self,
@@ -194,18 +212,18 @@ class TenantManager:
         if confirm != tenant_id:
             raise DropNotConfirmed(f"to drop tenant {tenant_id!r}, confirm with its id")
         self.schema_for(tenant_id)
-        async with self._locked(tenant_id), self._exclusive(tenant_id):
-            tenant = await self.registry.get(tenant_id)
+        async with self._locked(tenant_id), self._exclusive(tenant_id) as connection:
+            registry = TenantRegistry(self._on(connection, REGISTRY_SCHEMA))
+            tenant = await registry.get(tenant_id)
             if tenant is None:
                 raise TenantNotFound(f"no tenant {tenant_id!r}")
             self._active.pop(tenant_id, None)
             # Committed first, so that if the drop fails (a lock timeout) the tenant is
             # left visibly `dropping`, unserved, and dropping it again finishes the job.
-            await self.registry.set_status(tenant_id, TenantStatus.DROPPING)
-            db = self._database(tenant.schema_name, self.migration_pool)
-            async with db.transaction() as transaction:
+            await registry.set_status(tenant_id, TenantStatus.DROPPING)
+            async with self._on(connection, tenant.schema_name).transaction() as transaction:
                 await transaction.execute("DROP SCHEMA IF EXISTS {{schema}} CASCADE")
-                delete = self.registry.db.prepare_query(DELETE_TENANT)
+                delete = registry.db.prepare_query(DELETE_TENANT)
                 await transaction.connection.execute(delete, tenant_id)
         logger.info("tenant %s dropped (schema %s)", tenant_id, tenant.schema_name)
 
@@ -215,30 +233,35 @@ class TenantManager:
         return holding(self._locks[tenant_id], lock_wait, f"tenant {tenant_id!r}")
 
     @asynccontextmanager
-    async def _exclusive(self, tenant_id: str) -> AsyncIterator[None]:
-        """Hold the tenant's cross-process lock, within the provisioning bound."""
+    async def _exclusive(self, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
+        """Hold the tenant's cross-process lock, within the provisioning bound; yields the
+        lock's connection, on which the work under the lock runs."""
         key = f"{APP_NAME}:tenant:{tenant_id}"
         lock_wait = self.settings.migration_lock_timeout
         async with (
             holding(self._provisioning, lock_wait, "tenant provisioning"),
-            migration_lock(self.migration_pool, key, timeout=remaining(lock_wait)),
+            migration_lock(self.migration_pool, key, timeout=remaining(lock_wait)) as connection,
         ):
-            yield
+            yield connection
 
-    async def _migrate(self, tenant: Tenant) -> tuple[Tenant, list[str]]:
-        """Migrate a registered tenant (callers hold its locks) and record the outcome."""
-        db = self._database(tenant.schema_name, self.migration_pool)
+    async def _migrate(
+        self, tenant: Tenant, connection: asyncpg.Connection
+    ) -> tuple[Tenant, list[str]]:
+        """Migrate a registered tenant on the connection holding its lock, and record the
+        outcome."""
+        registry = TenantRegistry(self._on(connection, REGISTRY_SCHEMA))
+        db = self._on(connection, tenant.schema_name)
         try:
             applied = await migrate_schema(db, tenant.schema_name, self.migrations_path)
         except MigrationFailed as error:
             self._active.pop(tenant.tenant_id, None)
             logger.error("tenant %s: %s", tenant.tenant_id, error)
-            failed = await self.registry.set_status(
+            failed = await registry.set_status(
                 tenant.tenant_id, TenantStatus.FAILED, one_line(error)
             )
             return failed, []
         if applied or tenant.status is not TenantStatus.ACTIVE:
-            tenant = await self.registry.set_status(tenant.tenant_id, TenantStatus.ACTIVE)
+            tenant = await registry.set_status(tenant.tenant_id, TenantStatus.ACTIVE)
         self._active[tenant.tenant_id] = self._database(tenant.schema_name)
         return tenant, applied
 
@@ -258,7 +281,7 @@ async def open_tenants(
         yield TenantManager(pool, settings, schemas)
         return
     limit = provisioning_limit(settings.pool_max_size)
-    direct_settings = settings.model_copy(update={"pool_min_size": 0, "pool_max_size": 2 * limit})
+    direct_settings = settings.model_copy(update={"pool_min_size": 0, "pool_max_size": limit})
     direct = await create_pool(direct_settings, settings.migration_database_url, migrations=True)
     try:
         yield TenantManager(pool, settings, schemas, migration_pool=direct)
