@@ -14,6 +14,16 @@ from pathlib import Path
 from pgdbm_shared_pool.scaffold import ScaffoldResult, new_project
 
 HYPOTHESIS_STORAGE = Path(tempfile.gettempdir()) / "pgdbm-shared-pool-hypothesis"
+# mypy --strict on a render, with one incremental cache per xdist worker: the pinned libraries
+# are analysed once, and mypy re-analyses every file whose content or dependencies differ.
+MYPY = [
+    "mypy",
+    "--cache-dir",
+    str(
+        Path(tempfile.gettempdir())
+        / f"pgdbm-shared-pool-mypy-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    ),
+]
 
 # The answer combinations every template test covers.
 COMBINATIONS = {

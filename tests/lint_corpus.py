@@ -10,9 +10,11 @@ Cache: $PGDBM_SHARED_POOL_CORPUS, else ~/.cache/pgdbm-shared-pool/corpus.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -33,6 +35,7 @@ class CorpusProject:
     folders: tuple[str, ...]  # checked folders of the sdist
     skill_blocks: bool = False  # also the ```python blocks of skills/**/*.md
     held_out: bool = False  # first checked after the rules were written (labels in held_out/)
+    lines: int = 0  # of its checked .py and .sql files, for the record (held-out projects)
 
     @property
     def key(self) -> str:
@@ -45,9 +48,11 @@ PROJECTS = (
     CorpusProject("llmring-server", "0.1.3", ("scripts", "src", "tests")),
     CorpusProject("llmbridge-py", "0.2.3", ("src",)),
     # Held out: found by searching public code for pgdbm users after the rules were tuned.
-    CorpusProject("aweb", "1.27.34", ("src",), held_out=True),
-    CorpusProject("awid-service", "0.5.32", ("scripts", "src", "tests"), held_out=True),
-    CorpusProject("beadhub", "0.3.1", ("src", "tests"), held_out=True),
+    CorpusProject("aweb", "1.27.34", ("src",), held_out=True, lines=46_892),
+    CorpusProject(
+        "awid-service", "0.5.32", ("scripts", "src", "tests"), held_out=True, lines=29_896
+    ),
+    CorpusProject("beadhub", "0.3.1", ("src", "tests"), held_out=True, lines=26_999),
 )
 
 
@@ -57,15 +62,24 @@ def cache_dir() -> Path:
 
 
 def fetch(project: CorpusProject) -> Path:
-    """The unpacked sdist (downloaded with pip on first use), with skill blocks extracted."""
+    """The unpacked sdist (downloaded with pip on first use), with skill blocks extracted.
+    Test workers running at once take turns (a lock file), so only one of them downloads."""
     root = cache_dir() / project.key
-    done = root / ".complete"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_locked(project, root)
+
+
+def _fetch_locked(project: CorpusProject, root: Path) -> Path:
+    source, done = root / "src", root / ".complete"
     if done.exists():
-        source = root / "src"
         if project.skill_blocks and not (source / "skill-blocks").exists():
             extract_skill_blocks(source)  # a cache from before skill blocks were checked
         return source
-    downloads = root / "downloads"
+    downloads, unpacked = root / "downloads", root / "unpacked"
+    for partial in (downloads, unpacked, source):
+        shutil.rmtree(partial, ignore_errors=True)  # left by a run that was stopped
     subprocess.run(
         [
             sys.executable,
@@ -85,15 +99,9 @@ def fetch(project: CorpusProject) -> Path:
         timeout=300,
     )
     [archive] = downloads.glob("*.tar.gz")
-    unpacked = root / "unpacked"
     with tarfile.open(archive) as tar:
         tar.extractall(unpacked, filter="data")
     [top] = unpacked.iterdir()
-    source = root / "src"
-    if source.exists():
-        import shutil
-
-        shutil.rmtree(source)
     top.rename(source)
     if project.skill_blocks:
         extract_skill_blocks(source)
@@ -113,6 +121,12 @@ def extract_skill_blocks(source: Path) -> None:
             block = source / "skill-blocks" / skill / f"{number:02d}" / "block.py"
             block.parent.mkdir(parents=True, exist_ok=True)
             block.write_text(match.group(1), encoding="utf-8")
+
+
+def count_lines(paths: list[Path]) -> int:
+    """Lines of the .py and .sql files under `paths`."""
+    files = [f for path in paths for f in path.rglob("*") if f.suffix in (".py", ".sql")]
+    return sum(len(f.read_text(encoding="utf-8").splitlines()) for f in files if f.is_file())
 
 
 def checked_paths(project: CorpusProject, source: Path) -> list[Path]:
@@ -192,7 +206,9 @@ def corpus_description() -> str:
 
 def held_out_description() -> str:
     held_out = [p for p in PROJECTS if p.held_out]
-    names = ", ".join(f"{p.name} {p.version} ({', '.join(p.folders)})" for p in held_out)
+    names = ", ".join(
+        f"{p.name} {p.version} ({', '.join(p.folders)}; {p.lines:,} lines)" for p in held_out
+    )
     return f"the PyPI sdists of {names}"
 
 

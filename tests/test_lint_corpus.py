@@ -17,6 +17,7 @@ from lint_corpus import (
     all_labels,
     all_misses,
     checked_paths,
+    count_lines,
     fetch,
     read_labels,
 )
@@ -62,3 +63,8 @@ def test_precision_and_recall(part: str) -> None:
         rule_tp = sum(label.verdict == "TP" and label.code == code for label in labels)
         rule_fp = sum(label.verdict == "FP" and label.code == code for label in labels)
         assert rule_tp / (rule_tp + rule_fp) >= 0.75, code
+
+
+@pytest.mark.parametrize("project", [p for p in PROJECTS if p.held_out], ids=lambda p: p.name)
+def test_held_out_sizes_are_as_recorded(project) -> None:  # type: ignore[no-untyped-def]
+    assert count_lines(checked_paths(project, fetch(project))) == project.lines

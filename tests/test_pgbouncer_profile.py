@@ -1,4 +1,4 @@
-"""The pooler=pgbouncer profile: the generated project's whole suite through a real PgBouncer.
+"""The pooler=pgbouncer profile: the generated project's PgBouncer tests through a real one.
 
 A PgBouncer in transaction mode (Debian's package: `.ci/run` installs it; without it the
 suite-through-PgBouncer test skips, and fails under TEST_NO_SKIP=1) runs on loopback in front
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import yaml
-from generated import render, run_suite
+from generated import MYPY, render, run_suite
 from pgbouncer import PgBouncer
 
 pytestmark = pytest.mark.slow
@@ -80,6 +80,14 @@ def bouncer(
         yield running
 
 
+def test_generated_fast_tier_passes(project: Path, pg_server: Any) -> None:
+    """The profile's app (no statement cache, ...) directly on the server; its slow tier is the
+    code test_generated_suites.py runs, but for test_pgbouncer.py, run below."""
+    result = run_suite(project, pg_server.dsn, "-m", "not slow")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ passed", result.stdout) and "skipped" not in result.stdout
+
+
 def test_generated_suite_passes_through_pgbouncer(
     project: Path, pg_server: Any, bouncer: PgBouncer, app_role: str
 ) -> None:
@@ -87,6 +95,7 @@ def test_generated_suite_passes_through_pgbouncer(
         project,
         pg_server.dsn,
         "-rA",
+        "tests/test_pgbouncer.py",
         TEST_POSTGRES_PROVIDERS="env",  # the server the bouncer is in front of, no other
         TEST_PGBOUNCER_URL=bouncer.dsn_for("postgres", user=app_role),
     )
@@ -139,7 +148,7 @@ def test_no_pooler_generates_no_bouncer(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", "--no-incremental"]],
+    [["ruff", "check", "."], ["ruff", "format", "--check", "."], MYPY],
 )
 def test_generated_code_is_clean(project: Path, command: list[str]) -> None:
     result = subprocess.run(

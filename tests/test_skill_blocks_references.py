@@ -105,6 +105,16 @@ CHECKS: dict[str, Check] = {
         ),
     ),
     # references/fastapi.md: a table locked by another session, with a short lock_timeout.
+    "wrong-lock-timeout-mapping": Run(
+        LOCKED_TABLE_SETUP,
+        Fails(
+            B("wrong-lock-timeout-mapping"),
+            "pgdbm.errors.QueryError",
+            "canceling statement due to lock timeout",
+            cause="asyncpg.exceptions.LockNotAvailableError",
+        ),
+        "await blocker.close()",
+    ),
     "lock-timeout-is-retryable": Run(
         LOCKED_TABLE_SETUP,
         B("lock-timeout-is-retryable"),

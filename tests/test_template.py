@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from generated import COMBINATIONS, render
+from generated import COMBINATIONS, MYPY, render
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_TEMPLATE = next((REPO / "template/src/{{ package_name }}/services").glob("{% yield*"))
@@ -93,7 +93,5 @@ def test_compiles_and_is_ruff_clean(project) -> None:
 @pytest.mark.slow
 def test_mypy_strict_clean(project) -> None:
     dest, _ = project
-    mypy = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=dest, capture_output=True, text=True
-    )
+    mypy = subprocess.run([sys.executable, "-m", *MYPY], cwd=dest, capture_output=True, text=True)
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr

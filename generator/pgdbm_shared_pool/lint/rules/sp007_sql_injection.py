@@ -144,15 +144,22 @@ def check(project: Project) -> Iterator[Hit]:
         if packages & _OTHER_DRIVERS and not packages & {"pgdbm", "asyncpg"}:
             continue
         taints: dict[ast.AST, FunctionTaint] = {}
+        helpers: dict[ast.AST, FunctionTaint | None] = {}
         for call in module.calls:
             query = query_argument(call, _METHODS)
             function = module.enclosing_function(call) if query is not None else None
             if query is None or not isinstance(function, (*FUNCTION_NODES, ast.Module)):
                 continue
             if function not in taints:
-                constants = constant_parameters(function, module.calls, module.source.text)
-                taints[function] = FunctionTaint(function, constants)
+                taints[function] = FunctionTaint(function)
             if not taints[function].expression(query):
+                continue
+            # Rarely reached: does the text come from a private helper's literal argument?
+            if function not in helpers:
+                constants = constant_parameters(function, module.calls, module.source.text)
+                helpers[function] = FunctionTaint(function, constants) if constants else None
+            helper = helpers[function]
+            if helper is not None and not helper.expression(query):
                 continue
             builders = _builders(module, query, function)
             texts = " ".join(text for node in builders for text in _literal_parts(node))

@@ -112,7 +112,7 @@ def _singleton(owner: PoolOwner) -> Iterator[Hit]:
         if not guards:
             continue  # no lazy check: not the pattern this rule is about
         if not _locked(owner, opening):
-            tested = ", ".join(f"self.{name}" for name in sorted(guards))
+            tested = ", ".join(f"{_receiver(opening.method)}.{name}" for name in sorted(guards))
             yield source.hit(
                 opening.call,
                 f"{opening.method.name}() checks {tested} and then awaits a new pool without a "
@@ -122,12 +122,17 @@ def _singleton(owner: PoolOwner) -> Iterator[Hit]:
             if closing.attribute != opening.attribute:
                 continue
             if not any(owner.assigns(closing.method, guard) for guard in guards):
-                kept = " and ".join(f"self.{name}" for name in sorted(guards))
+                kept = " and ".join(f"{_receiver(closing.method)}.{n}" for n in sorted(guards))
                 yield source.hit(
                     closing.call,
                     f"{closing.method.name}() closes the pool but keeps {kept}: the next "
                     f"{opening.method.name}() returns early and hands out the closed pool",
                 )
+
+
+def _receiver(method: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """`self`, or `cls` in a classmethod."""
+    return method.args.args[0].arg if method.args.args else "self"
 
 
 def _locked(owner: PoolOwner, opening: Opening) -> bool:
