@@ -19,7 +19,6 @@ request: the app, FastAPI and asyncpg's client side, not PostgreSQL.
     python bench/request_costs.py [--quick] [--dsn DSN]
 """
 
-
 import asyncio
 import os
 import time

@@ -69,7 +69,7 @@ class Watchdog:
 class Watch:
     """The current task, to be cancelled at `when` (event loop time) unless unwatched first."""
 
-    __slots__ = ("when", "task", "cancelling", "watchdog", "expired")
+    __slots__ = ("cancelling", "expired", "task", "watchdog", "when")
 
     def __init__(self, when: float, task: asyncio.Task[Any], watchdog: Watchdog) -> None:
         self.when = when
