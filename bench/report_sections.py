@@ -1,4 +1,4 @@
-"""The sections of docs/benchmarks.md, one per benchmark, and the Markdown helpers they share.
+"""The sections of docs/benchmarks.md, one per benchmark (the HTTP ones in report_http.py).
 Each section turns one results file into (Markdown, headline rows); bench/report.py
 assembles the page.
 """
@@ -7,25 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import BENCH_DIR, median, show_ratio, table
+from _common import median, table
 from first_steps import first_steps_section
-from plot import DOCS_DIR
-
-PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
-IMAGES = DOCS_DIR.relative_to(PAGE.parent)  # the quick report links the same paths
-
-
-def x(value: float | dict[str, float]) -> str:
-    """A ratio; a paired ratio (median, min, max) shows its range too."""
-    return show_ratio(value) if isinstance(value, dict) else f"{value:.2f}x"
-
-
-def verdict(met: bool | None) -> str:
-    return "—" if met is None else ("**met**" if met else "**not met**")
-
-
-def image(name: str) -> str:
-    return f"![{name}]({IMAGES / name}.png)"
+from report_format import image, verdict, x
+from report_http import http_e2e_section, request_costs_section
 
 
 def query_path_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
@@ -80,15 +65,12 @@ though: on uvloop the generated manager still costs
 asyncpg (plain pgdbm, which expands per call but waits for a connection without a bound:
 {plain["extra_client_cpu_us_vs_raw"]:.1f} µs). The rest is pgdbm's wrapper (an
 `asynccontextmanager` per acquire, `dict(row)`, error wrapping) and the generated
-`ServiceDatabase.acquire`, whose `pool.acquire(timeout=...)` adds a coroutine and a timeout
-scope around the wait (asyncpg's `wait_for` above) and, because asyncpg reuses that
-timeout on release, a second timeout scope around the connection reset.
-
-Bounding only the wait instead (`async with asyncio.timeout(t): conn = await
-pool.acquire()`, release without a timeout) was measured against this generated app in
-a full run of these benchmarks (commit 96b16e6) and dropped: it saved a few µs of client
-CPU per call in some rounds and not in others, and no server CPU per HTTP request, while
-it would leave the connection reset on release unbounded.
+`ServiceDatabase.acquire`. That one passes `pool.acquire(timeout=...)` only when the pool
+has no idle connection (`pool.get_idle_size()`, about 1.5 µs with 10 connections): an
+idle one is handed over without waiting, and a timeout costs a timeout scope around the
+wait and, because asyncpg reuses it on release, a second one around the connection reset.
+That reset stays bounded by the pool's `command_timeout` (the statement timeout + 1 s).
+Where the rest of an HTTP request's time goes: section 3.1.
 """  # fmt: skip
     headline = [
         "Query path (PK lookup, uvloop): generated `ServiceDatabase` vs raw asyncpg",
@@ -138,81 +120,6 @@ for a connection.
     return text, [headline]
 
 
-def http_e2e_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
-    setup, rows, targets = data["setup"], data["rows"], data["targets"]
-    baselines = list(dict.fromkeys(t["baseline"] for t in targets))
-    body = table(
-        ["server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx",
-         *(f"req/s vs {b}" for b in baselines)],
-        [[r["server"], r["concurrency"], r["requests_per_s"], r["p50_ms"], r["p99_ms"],
-          r["non_2xx"], *(x(r[f"vs {b}"]) for b in baselines)] for r in rows],
-    )  # fmt: skip
-    cpu_table = table(
-        ["server", "connections", "server CPU µs/request", *(f"vs {b}" for b in baselines)],
-        [[r["server"], r["concurrency"], r["server_cpu_us_per_request"],
-          *(x(r[f"cpu vs {b}"]) for b in baselines)] for r in rows],
-    )  # fmt: skip
-    target_table = table(
-        ["server", "connections", "vs", "req/s ratio", "target", "verdict"],
-        [[t["server"], t["concurrency"], t["baseline"], x(t["ratio"]), f"≥ {t['target']}x",
-          verdict(t["met"])] for t in targets],
-    )  # fmt: skip
-    servers = "\n".join(f"- {name}: `{command}`" for name, command in setup["servers"].items())
-    text = f"""## 3. HTTP end to end: GET by id
-
-`python bench/http_e2e.py` — the generated app's `GET /users/items/{{id}}` against the same
-endpoint written by hand on raw asyncpg ([`bench/handwritten_app.py`](../bench/handwritten_app.py):
-same response model, validation and pool sizes), one uvicorn worker each, access log on (the
-default), load from `{setup["wrk"]}` on loopback, {setup["rounds"]} rounds alternating
-between servers:
-
-{servers}
-
-(a) is what a user writes by hand with `pip install fastapi uvicorn`: without
-`uvicorn[standard]` there is no uvloop or httptools. (b) is the generated app's stack with
-raw asyncpg in place of the pattern, so pattern / (b) is the pattern's whole cost.
-The generated app's dependencies (`database_for()`, `get_pool`) are `async def`, so
-FastAPI runs them on the event loop, not in its threadpool, and its `ServiceDatabase`
-remembers its `{{{{tables.x}}}}` expansions (section 1).
-
-{body}
-
-Ratios are medians of per-round ratios, with their range in brackets. Against the targets:
-
-{target_table}
-
-**Server CPU per request** (the uvicorn process's user + system time from `/proc`, divided
-by the requests served). Requests/s on this shared 2-core machine depends mostly on how
-much CPU the server process is given; CPU per request is the cost of the code itself:
-
-{cpu_table}
-
-{image("http_e2e")}
-"""  # fmt: skip
-    headline_rows = []
-    for baseline in baselines:
-
-        def ratios(server: str, baseline: str = baseline) -> str:
-            return ", ".join(
-                f"{x(t['ratio'])} at c={t['concurrency']}"
-                for t in targets
-                if t["server"] == server and t["baseline"] == baseline
-            )
-
-        cpu = ", ".join(
-            f"{x(r[f'cpu vs {baseline}'])} at c={r['concurrency']}"
-            for r in rows
-            if r["server"] == "pattern"
-        )
-        headline_rows.append([
-            f"HTTP GET by id: generated app vs {baseline}",
-            f"req/s {ratios('pattern')}; server CPU per request {cpu}",
-            ", ".join(f"≥ {t['target']}x at c={t['concurrency']}: {verdict(t['met'])}"
-                      for t in targets if t["server"] == "pattern" and t["baseline"] == baseline),
-        ])  # fmt: skip
-    return text, headline_rows
-
-
 def tenants_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
     setup, prov, latency = data["setup"], data["provisioning"], data["latency"]
     ratios, memory = data["latency_ratio_n_vs_1"], data["memory"]
@@ -230,24 +137,66 @@ def tenants_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
     ]  # fmt: skip
     growth = data["memory_kb_per_tenant"]
     growth_note = "" if growth is None else f"About {growth:.1f} kB per tenant touched; "
+    compared = data.get("provisioning_compared") or {}
+    compared_text = "".join(
+        f"The template {name} (before this round of work), its blocks alternating with these "
+        f"into a database of its own: {got['tenants_per_s']:.1f} tenants/s; per block, this "
+        f"checkout provisioned {x(got['this_checkout_vs_it'])} as many tenants per second.\n"
+        for name, got in compared.items()
+    )
+    compared_headline = "".join(
+        f"; {name}: {got['tenants_per_s']:.1f}/s" for name, got in compared.items()
+    )
     text = f"""## 4. Tenants: schema per customer
 
 `python bench/tenants.py` — the generated tenant extension (`use_tenants`): its
 `TenantManager` on the shared pool.
 
 **Provisioning** {count} tenants one after another (registry row, advisory lock,
-`CREATE SCHEMA`, the tenant migrations, one row): {prov["total_s"]:.1f} s,
-{prov["tenants_per_s"]:.1f} tenants/s; median {prov["first_tenth_median_ms"]:.1f} ms per
-tenant in the first tenth, {prov["last_tenth_median_ms"]:.1f} ms in the last
-({x(prov["last_vs_first"])}).
+`CREATE SCHEMA`, the tenant migrations, one row), in {setup["blocks"]} blocks of
+{count // setup["blocks"]}, each in a process of its own: {prov["total_s"]:.1f} s in all
+(the sum of the tenants' times), {prov["tenants_per_s"]:.1f} tenants/s; median
+{prov["first_tenth_median_ms"]:.1f} ms per tenant in the first tenth,
+{prov["last_tenth_median_ms"]:.1f} ms in the last ({x(prov["last_vs_first"])}).
+{compared_text}
+Everything a provisioning does under the tenant's advisory lock (the registry reads and
+writes, `CREATE SCHEMA`, pgdbm's migration run) goes through the lock's own connection
+instead of back to the pool between steps: one connection per provisioning instead of
+two, 28 round trips per tenant instead of 33 (3 resets of a pooled connection instead of
+8). Most of what remains is pgdbm's migration run
+(`AsyncMigrationManager.apply_pending_migrations`): for one new migration file it creates
+the schema's `schema_migrations` table and index, then runs `CREATE TABLE IF NOT EXISTS`
+and `CREATE INDEX IF NOT EXISTS` three times and reads the applied files three times,
+in two transactions, the second of which finds nothing to do: 16 of the 28 round trips.
+Upstream, ensuring the table once per run and stopping after the last pending file would
+save 9 of them.
 
 **Request latency** — the database part of `GET /notes/{{id}}` (`TenantManager.get` +
 `fetch_one`, as the router does), {setup["tasks"]} tasks, {setup["requests_per_pass"]:,}
 requests per pass spread over every tenant, on a fresh pool and manager per run; pass 1
-cold (new backends, empty caches, registry look-ups), pass 2 warm; a 1-tenant database
-and a {count}-tenant database alternating, {setup["rounds"]} rounds:
+cold (new backends, empty caches, registry look-ups), pass 2 warm (the same pool), pass 3
+steady: after each pooled connection has served every tenant once, which is where a
+long-running process ends up; a 1-tenant database and a {count}-tenant database
+alternating, {setup["rounds"]} rounds:
 
 {latency_table}
+
+What grows with tenants is the first use of a tenant on a connection: asyncpg prepares the
+tenant's statement (a round trip more; every tenant's SQL names its own schema, so each is
+a statement of its own) and the backend loads the tenant's table and index into its
+catalog caches. With {setup["tasks"]} connections and {count:,} tenants there are
+{setup["tasks"] * count:,} such pairs: after one pass of
+{setup["requests_per_pass"]:,} requests spread over them a connection has served about 63%
+of the tenants, so the "warm" pass still pays a first use on roughly a quarter of its
+requests; the steady pass pays none. Neither the registry (read once per tenant and
+process, then cached with its `ServiceDatabase`) nor the manager creation grows per
+request. Two limits decide whether a real process stays steady: asyncpg's statement cache
+(`STATEMENT_CACHE_SIZE`, 1,000 per connection by default) must hold tenants x the queries
+each request path runs (the notes routes have five: 1,000 tenants need 5,000, or most
+requests prepare again), and recycling connections (pgdbm's `max_queries`, 50,000 by
+default; asyncpg's `max_inactive_connection_lifetime`, 300 s) bounds the catalog memory
+below at the price of first uses again: a recycled connection re-warms every tenant it
+serves, about tenants / max_queries of its requests (2% at 1,000 tenants).
 
 **Memory** of one pooled backend (RssAnon from `/proc/<pid>/status`), before and after it
 read one row from every tenant's table:
@@ -264,9 +213,11 @@ tenants number in the thousands.
     headline = [
         f"Tenants ({count})",
         f"{prov['tenants_per_s']:.1f} tenants/s provisioned (last tenth {x(prov['last_vs_first'])}"
-        f" the first's time); warm p99 at {count} vs 1 tenant {x(ratios['warm_p99_ms'])}"
+        f" the first's time){compared_headline}; p99 at {count} vs 1 tenant: steady "
+        f"{x(ratios['steady_p99_ms'])}, second pass {x(ratios['warm_p99_ms'])}"
         + ("" if growth is None else f"; +{growth:.1f} kB backend memory per tenant touched"),
-        "—",
+        f"≥ 50/s: {verdict(prov['tenants_per_s'] >= 50)}; steady p99 ≤ 1.2x: "
+        f"{verdict(ratios['steady_p99_ms']['median'] <= 1.2)}",
     ]
     return text, [headline]
 
@@ -366,6 +317,7 @@ SECTIONS = {
     "query_path": query_path_section,
     "connection_economy": connection_economy_section,
     "http_e2e": http_e2e_section,
+    "request_costs": request_costs_section,
     "tenants": tenants_section,
     "scaffold": scaffold_section,
     "timeouts": timeouts_section,

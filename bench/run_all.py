@@ -19,6 +19,7 @@ SCRIPTS = (
     "query_path",
     "connection_economy",
     "http_e2e",
+    "request_costs",
     "scaffold",
     "tenants",
     "timeouts",

@@ -80,6 +80,8 @@ MIGRATE_BLOCKS = (
     B("setup-imports"),
     B("template-migration-lock"),
     B("setup-migrate"),
+    "from typing import Any",  # the prose names it
+    B("template-watchdog"),
     B("template-service-database"),
 )
 APP_BLOCKS = (*MIGRATE_BLOCKS, B("fastapi-lifespan"), B("fastapi-routes"))
@@ -131,6 +133,7 @@ CHECKS: dict[str, Check] = {
     "template-migration-lock": SameAs("src/acme_api/database.py"),
     "setup-migrate": Run(APP_SETUP, *APP_BLOCKS, CONCURRENT_BOOT),
     "template-service-database": SameAs("src/acme_api/database.py"),
+    "template-watchdog": SameAs("src/acme_api/deadline.py"),
     "fastapi-lifespan": Run(
         "from pathlib import Path\n"
         "(Path(__file__).parent / 'migrations' / 'users').mkdir(parents=True)\n"

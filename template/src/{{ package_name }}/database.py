@@ -20,6 +20,7 @@ from pgdbm import (
 from pgdbm.core import SchemaManager
 
 from .config import Settings
+from .deadline import WATCHDOGS
 from .service import Service
 
 APP_NAME = __name__.split(".")[0]
@@ -106,13 +107,18 @@ class ServiceDatabase(AsyncDatabaseManager):
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         pool = self.shared_pool
-        # An idle connection is handed over without waiting, so only a wait gets the bound:
-        # its timer (and the one asyncpg then sets on release) cost more than the rest of
-        # the call. Without it the release is still bounded, by the pool's command_timeout.
-        timeout = None if pool.get_idle_size() else self.acquire_timeout
+        # Bounded by the app's watchdog (deadline.py), not pool.acquire(timeout=...): its
+        # timer, and the one asyncpg then sets around the connection reset, cost more than
+        # the rest of the call. The reset stays bounded, by the pool's command_timeout.
+        watch = WATCHDOGS.watch(self.acquire_timeout)
         try:
-            connection = await pool.acquire(timeout=timeout)
-        except TimeoutError:
+            try:
+                connection = await pool.acquire()
+            finally:
+                waited_too_long = WATCHDOGS.unwatch(watch)
+        except asyncio.CancelledError:
+            if not waited_too_long:
+                raise
             wait, size = self.acquire_timeout, pool.get_max_size()
             raise TimeoutError(f"no free connection within {wait} s (pool of {size})") from None
         try:

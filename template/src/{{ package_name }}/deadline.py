@@ -10,16 +10,11 @@ the CLIs) there is no deadline and each wait gets its full limit.
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from contextvars import ContextVar
 from typing import Any
 
 # When the current request's budget ends, in event loop time (None: not in a request).
 DEADLINE: ContextVar[float | None] = ContextVar("request_deadline", default=None)
-# How late past its deadline a request may be ended: one timer per event loop checks them
-# all this often, where asyncio.timeout() would set and cancel a timer per request, which
-# costs more than everything else the middleware does.
-TICK = 0.05
 
 
 def remaining(limit: float) -> float:
@@ -47,61 +42,69 @@ async def holding(
         lock.release()
 
 
-@dataclass(slots=True)
-class Deadline:
-    """A running request's deadline (event loop time), set for its task's context."""
-
-    when: float
-    task: asyncio.Task[Any]
-    cancelling: int  # the task's pending cancellations before ours, as asyncio.timeout counts
-    token: Token[float | None]
-    watchdog: "Watchdog"
-    expired: bool = False
+# How late past its deadline a request (or a wait for a connection) may be ended: one timer
+# per event loop checks them all this often, where asyncio.timeout() would set and cancel a
+# timer for each, which costs more than everything else the middleware does.
+TICK = 0.05
 
 
 class Watchdog:
-    """Cancels each request's task at its deadline (within TICK): one timer for all the
-    requests of one event loop, running while they do."""
+    """Cancels the watched tasks of one event loop at their deadlines (within TICK): one timer
+    for all of them, running while there are any."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.running: dict[asyncio.Task[Any], Deadline] = {}
+        self.watches: set[Watch] = set()
         self.timer: asyncio.TimerHandle | None = None
 
     def check(self) -> None:
         now = self.loop.time()
-        for deadline in self.running.values():
-            if deadline.when <= now and not deadline.expired:
-                deadline.expired = True
-                deadline.task.cancel()
-        self.timer = self.loop.call_later(TICK, self.check) if self.running else None
+        for watch in self.watches:
+            if watch.when <= now and not watch.expired:
+                watch.expired = True
+                watch.task.cancel()
+        self.timer = self.loop.call_later(TICK, self.check) if self.watches else None
 
 
-class Deadlines:
-    """Starts and ends request deadlines (RequestContext keeps one)."""
+class Watch:
+    """The current task, to be cancelled at `when` (event loop time) unless unwatched first."""
+
+    __slots__ = ("cancelling", "expired", "task", "watchdog", "when")
+
+    def __init__(self, when: float, task: asyncio.Task[Any], watchdog: Watchdog) -> None:
+        self.when = when
+        self.task = task
+        self.cancelling = task.cancelling()  # cancellations before ours, as asyncio.timeout counts
+        self.watchdog = watchdog
+        self.expired = False
+
+
+class Watchdogs:
+    """asyncio.timeout() for the hot paths (a request's budget, a wait for a connection)."""
 
     def __init__(self) -> None:
-        self.watchdog: Watchdog | None = None  # of the loop that served the latest request
+        self.current: Watchdog | None = None  # of the loop that asked last (tests run several)
 
-    def start(self, budget: float) -> Deadline:
-        """Give the current task (a request) `budget` seconds; end it with end()."""
+    def watch(self, seconds: float) -> Watch:
+        """Cancel the current task in `seconds` (within TICK), unless unwatch() comes first."""
         task = asyncio.current_task()
-        assert task is not None, "a deadline is for a task"
+        assert task is not None, "watch() runs in a task"
         loop = task.get_loop()
-        watchdog = self.watchdog
-        if watchdog is None or watchdog.loop is not loop:  # a new loop (tests run several)
-            watchdog = self.watchdog = Watchdog(loop)
-        when = loop.time() + budget
-        deadline = Deadline(when, task, task.cancelling(), DEADLINE.set(when), watchdog)
-        watchdog.running[task] = deadline
+        watchdog = self.current
+        if watchdog is None or watchdog.loop is not loop:
+            watchdog = self.current = Watchdog(loop)
+        watch = Watch(loop.time() + seconds, task, watchdog)
+        watchdog.watches.add(watch)
         if watchdog.timer is None:
             watchdog.timer = loop.call_later(TICK, watchdog.check)
-        return deadline
+        return watch
 
     @staticmethod
-    def end(deadline: Deadline) -> bool:
-        """Stop watching the request; True if its deadline cancelled it (and nothing else
-        did). That cancellation is then withdrawn, as asyncio.timeout() withdraws its own."""
-        del deadline.watchdog.running[deadline.task]
-        DEADLINE.reset(deadline.token)
-        return deadline.expired and deadline.task.uncancel() <= deadline.cancelling
+    def unwatch(watch: Watch) -> bool:
+        """Stop watching; True if the watch cancelled the task (and nothing else did). That
+        cancellation is then withdrawn, as asyncio.timeout() withdraws its own."""
+        watch.watchdog.watches.discard(watch)
+        return watch.expired and watch.task.uncancel() <= watch.cancelling
+
+
+WATCHDOGS = Watchdogs()

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import InvalidSettings
 from .database import DatabaseUnreachable, MigrationFailed
-from .deadline import Deadlines
+from .deadline import DEADLINE, WATCHDOGS
 from .errors import unavailable
 from .logs import REQUEST_ID
 
@@ -35,7 +35,6 @@ class RequestContext:
     def __init__(self, app: ASGIApp, budget: Callable[[], float]) -> None:
         self.app = app
         self.budget = budget  # read per request: the settings are loaded by the lifespan
-        self.deadlines = Deadlines()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,13 +53,13 @@ class RequestContext:
             await send(message)
 
         budget = self.budget()
-        token = REQUEST_ID.set(request_id)
+        watch = WATCHDOGS.watch(budget)
+        id_token, deadline_token = REQUEST_ID.set(request_id), DEADLINE.set(watch.when)
         try:
-            deadline = self.deadlines.start(budget)
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                overdue = self.deadlines.end(deadline)
+                overdue = WATCHDOGS.unwatch(watch)
         except asyncio.CancelledError:
             if not overdue:
                 raise
@@ -70,7 +69,8 @@ class RequestContext:
             logger.warning("%s %s: 503: over its %.1f s budget", method, path, budget)
             await unavailable()(scope, receive, send_with_id)
         finally:
-            REQUEST_ID.reset(token)
+            DEADLINE.reset(deadline_token)
+            REQUEST_ID.reset(id_token)
 
 
 class BodyTooLarge(HTTPException):
