@@ -5,6 +5,7 @@ within a module (assignments to names and attributes, annotations, return annota
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 from .module_syntax import ModuleSyntax
 from .owners import PoolOwner
@@ -47,6 +48,7 @@ class ModuleFacts:
         self.ancestors = syntax.ancestors
         self.enclosing_function = syntax.enclosing_function
         self.in_finally = syntax.in_finally
+        self.method_calls = syntax.method_calls
         self.own_pools_only = project.own_pools_only(syntax.source.path)
         self._names: dict[tuple[str, Scope], tuple[Value | None, int]] = {}
 
@@ -72,6 +74,13 @@ class ModuleFacts:
 
     def is_manager_class(self, node: ast.AST) -> bool:
         return self.pgdbm_class(node) in (MANAGER, MANAGER_SUBCLASS)
+
+    def manager_calls(self, method: str, *, pool_based: bool) -> Iterator[ast.Call]:
+        """`method` called on managers built with `pool=` (pool_based), or on own-pool ones."""
+        for call, receiver in self.method_calls(method):
+            value = self.value_of(receiver)
+            if value is not None and value.kind == "manager" and value.pool_based is pool_based:
+                yield call
 
     # --- values -----------------------------------------------------------------------
     def value_of(

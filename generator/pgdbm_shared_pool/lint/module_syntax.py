@@ -211,6 +211,12 @@ class ModuleSyntax:
                 self.attributes.setdefault(rest, []).append((value, scope))
 
     # --- structure --------------------------------------------------------------------
+    def method_calls(self, method: str) -> Iterator[tuple[ast.Call, ast.expr]]:
+        """Every `receiver.method(...)` call of the module, with its receiver."""
+        for call in self.calls:
+            if isinstance(call.func, ast.Attribute) and call.func.attr == method:
+                yield call, call.func.value
+
     def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
         while node in self.parents:
             node = self.parents[node]

@@ -29,19 +29,17 @@ FIX = (
 )
 GOOD_EXAMPLES = [
     """\
-from contextlib import asynccontextmanager
+import asyncio
 
-from fastapi import FastAPI
 from pgdbm import AsyncDatabaseManager, DatabaseConfig
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI):
+async def nightly_job() -> None:
     pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
     try:
-        app.state.users = AsyncDatabaseManager(pool=pool, schema="users")
-        app.state.orders = AsyncDatabaseManager(pool=pool, schema="orders")
-        yield
+        users = AsyncDatabaseManager(pool=pool, schema="users")
+        orders = AsyncDatabaseManager(pool=pool, schema="orders")
+        await asyncio.gather(users.execute("ANALYZE"), orders.execute("ANALYZE"))
     finally:
         await pool.close()
 """,
@@ -169,10 +167,7 @@ def _own_pools(modules: list[ModuleFacts], project: Project) -> Iterator[Hit]:
     sites = [
         (module, call)
         for module in modules
-        for call in module.calls
-        if isinstance(call.func, ast.Attribute)
-        and call.func.attr == "connect"
-        and _own_pool(module, call.func.value)
+        for call in module.manager_calls("connect", pool_based=False)
     ]
     for module, call in sites:
         path = module.source.path
@@ -198,11 +193,6 @@ def _own_pools(modules: list[ModuleFacts], project: Project) -> Iterator[Hit]:
                 f"each service opens its own pool (another at {where}): share one pool "
                 "from create_shared_pool",
             )
-
-
-def _own_pool(module: ModuleFacts, receiver: ast.expr) -> bool:
-    value = module.value_of(receiver)
-    return value is not None and value.kind == "manager" and value.pool_based is False
 
 
 def _separate_services(

@@ -68,28 +68,13 @@ HERE = Path(__file__).parent
 
 async def migrate(pool):
     await pool.execute("CREATE SCHEMA IF NOT EXISTS shop")
-    db = AsyncDatabaseManager(pool=pool, schema="shop")
-    orders = AsyncMigrationManager(db, migrations_path=f"{HERE}/orders", module_name="orders")
-    billing = AsyncMigrationManager(db, migrations_path=f"{HERE}/billing")  # SP004
-    await orders.apply_pending_migrations()
-    await billing.apply_pending_migrations()
-""",
-    """\
-from pathlib import Path
-
-from pgdbm import AsyncDatabaseManager, AsyncMigrationManager
-
-HERE = Path(__file__).parent
-
-
-async def migrate(pool):
-    await pool.execute("CREATE SCHEMA IF NOT EXISTS shop")
     orders_db = AsyncDatabaseManager(pool=pool, schema="shop")
     billing_db = AsyncDatabaseManager(pool=pool, schema="shop")
-    orders = AsyncMigrationManager(orders_db, f"{HERE}/orders", module_name="shop")
-    billing = AsyncMigrationManager(billing_db, f"{HERE}/bills", module_name="shop")  # SP004
-    await orders.apply_pending_migrations()
-    await billing.apply_pending_migrations()
+    orders = AsyncMigrationManager(orders_db, f"{HERE}/orders", module_name="orders")
+    billing = AsyncMigrationManager(billing_db, f"{HERE}/bills", module_name="orders")  # SP004
+    refunds = AsyncMigrationManager(orders_db, migrations_path=f"{HERE}/refunds")  # SP004
+    for migrations in (orders, billing, refunds):
+        await migrations.apply_pending_migrations()
 """,
     """\
 from pathlib import Path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 from ..project import Project
@@ -52,23 +51,12 @@ async def pool_usage(pool: asyncpg.Pool) -> float:
     return stats["used_size"] / stats["size"]
 """,
     """\
-from fastapi import FastAPI, Request
-from pgdbm import AsyncDatabaseManager, DatabaseConfig
+from fastapi import APIRouter, Request
 
-app = FastAPI()
-
-
-@app.on_event("startup")
-async def startup() -> None:
-    app.state.pool = await AsyncDatabaseManager.create_shared_pool(DatabaseConfig())
+router = APIRouter()
 
 
-@app.on_event("shutdown")
-async def shutdown() -> None:
-    await app.state.pool.close()
-
-
-@app.get("/health/pool")
+@router.get("/health/pool")
 async def pool_health(request: Request) -> dict:
     return await request.app.state.pool.get_pool_stats()  # SP008
 """,
@@ -82,10 +70,7 @@ async def log_usage(shared_pool, logger) -> None:
 
 def check(project: Project) -> Iterator[Hit]:
     for module in project.modules():
-        for call in module.calls:
-            if not (isinstance(call.func, ast.Attribute) and call.func.attr == "get_pool_stats"):
-                continue
-            receiver = call.func.value
+        for call, receiver in module.method_calls("get_pool_stats"):
             value = module.value_of(receiver)
             if value is not None:
                 is_pool = value.kind == "pool"

@@ -76,28 +76,6 @@ async def main(config, work) -> None:
         await work(pool)
 """,
     """\
-import asyncio
-
-from pgdbm import AsyncDatabaseManager
-
-
-class SharedDatabase:
-    def __init__(self) -> None:
-        self._pool = None
-        self._lock = asyncio.Lock()
-
-    async def initialize(self, config) -> None:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await AsyncDatabaseManager.create_shared_pool(config)
-
-    async def close(self) -> None:
-        async with self._lock:
-            pool, self._pool = self._pool, None
-            if pool is not None:
-                await pool.close()
-""",
-    """\
 import pytest_asyncio
 from pgdbm import AsyncDatabaseManager
 

@@ -148,9 +148,5 @@ def _locked(owner: PoolOwner, opening: Opening) -> bool:
     ]
     if any(call.lineno < opening.call.lineno for call in acquires):
         return True
-    callers = [
-        call
-        for call in module.calls
-        if isinstance(call.func, ast.Attribute) and call.func.attr == method.name
-    ]
+    callers = [call for call, _ in module.method_calls(method.name)]
     return bool(callers) and all(is_locked(module, call, module.source.tree) for call in callers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 from ..project import Project
@@ -49,8 +48,4 @@ async def shutdown(pool) -> None:
 
 def check(project: Project) -> Iterator[Hit]:
     for module in project.modules():
-        for call in module.calls:
-            if isinstance(call.func, ast.Attribute) and call.func.attr == "disconnect":
-                value = module.value_of(call.func.value)
-                if value is not None and value.kind == "manager" and value.pool_based:
-                    yield module.source.hit(call)
+        yield from map(module.source.hit, module.manager_calls("disconnect", pool_based=True))
