@@ -13,28 +13,45 @@ from collections.abc import Sequence
 from .. import __version__
 from ._output import Parser, UsageError
 
-# Command -> the module under cli/ that registers it. Only the module of the command being
-# run is imported (`new` does not pay for the lint rules); help and unknown commands get all.
+# Command -> (the module under cli/ that parses and runs it, its line in `shared-pool --help`).
+# Each module defines add_arguments(parser, command) and run(args). Only the module of the
+# command being run is imported (`new` does not pay for the lint rules); --help imports all.
 COMMANDS = {
-    "new": "new",
-    "add-service": "services",
-    "remove-service": "services",
-    "check": "check",
-    "doctor": "doctor",
+    "new": ("new", "create a project from the template (copier copy, non-interactive)"),
+    "add-service": (
+        "services",
+        "add a service of a generated project (a three-way update, as copier's)",
+    ),
+    "remove-service": (
+        "services",
+        "remove a service of a generated project (a three-way update, as copier's)",
+    ),
+    "check": (
+        "check",
+        "lint a project that uses pgdbm's shared pool (the skill's checklist as rules)",
+    ),
+    "doctor": (
+        "doctor",
+        "read-only check of a live database: migrations, pool budget, PgBouncer, pin",
+    ),
 }
 
 
 def build_parser(command: str | None = None) -> Parser:
-    """The parser for `command` alone, or for every command."""
+    """The parser for every command, with the arguments of `command` (all of them: None)."""
     parser = Parser(
         prog="shared-pool",
         description="Scaffold, lint and inspect FastAPI apps that share one pgdbm pool.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
-    for name in wanted:
-        importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    for name, (module_name, summary) in COMMANDS.items():
+        subparser = subparsers.add_parser(name, help=summary)
+        if command in (name, None):
+            module = importlib.import_module(f"{__name__}.{module_name}")
+            module.add_arguments(subparser, name)
+            # The parser is reachable from the args, for UsageError.
+            subparser.set_defaults(run=module.run, parser=subparser)
     return parser
 
 
@@ -43,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
 
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(arguments[0] if arguments else None)
+    parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
     try:
         args = parser.parse_args(arguments)
         try:

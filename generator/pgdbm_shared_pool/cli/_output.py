@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,18 +21,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nSee `{self.prog} --help`.\n")
-
-
-def add_command(
-    subparsers: argparse._SubParsersAction[Parser],
-    name: str,
-    run: Callable[[argparse.Namespace], int],
-    **kwargs: Any,
-) -> Parser:
-    """A subcommand whose parser is reachable from its args (for UsageError)."""
-    parser = subparsers.add_parser(name, **kwargs)
-    parser.set_defaults(run=run, parser=parser)
-    return parser
 
 
 def fail(command: str, message: str) -> int:

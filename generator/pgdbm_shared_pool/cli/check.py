@@ -7,30 +7,24 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._output import UsageError, add_command
+from ._output import Parser, UsageError
 
 if TYPE_CHECKING:
     from ..lint import Finding, Selection
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+def add_arguments(parser: Parser, command: str) -> None:
     from ..lint import all_rules
 
-    parser = add_command(
-        subparsers,
-        "check",
-        run,
-        help="lint a project that uses pgdbm's shared pool (the skill's checklist as rules)",
-        description=(
-            "Report pgdbm shared-pool mistakes as `path:line:col: CODE message` with a fix hint.\n"
-            "Silence one with `# noqa: CODE` (`-- noqa: CODE` in .sql).\n"
-            "Exit codes: 0 clean, 1 findings (or a file Python cannot parse), 2 usage error."
-        ),
-        epilog="rules:\n" + "\n".join(f"  {r.CODE}  {r.MESSAGE}" for r in all_rules()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser.description = (
+        "Report pgdbm shared-pool mistakes as `path:line:col: CODE message` with a fix hint.\n"
+        "Silence one with `# noqa: CODE` (`-- noqa: CODE` in .sql).\n"
+        "Exit codes: 0 clean, 1 findings (or a file Python cannot parse), 2 usage error."
     )
+    parser.epilog = "rules:\n" + "\n".join(f"  {r.CODE}  {r.MESSAGE}" for r in all_rules())
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "paths",
         nargs="*",

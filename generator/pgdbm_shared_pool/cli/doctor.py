@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._output import UsageError, add_command, fail, print_json, shown
+from ._output import Parser, UsageError, fail, print_json, shown
 
 if TYPE_CHECKING:
     from ..doctor import Report
@@ -25,14 +25,10 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "doctor",
-        run,
-        help="read-only check of a live database: migrations, pool budget, PgBouncer, pin",
-        description="Connect read-only and report what would break a shared-pool app. "
-        "Exit 0: ok (warnings allowed), 1: problems or no connection, 2: usage error.",
+def add_arguments(parser: Parser, command: str) -> None:
+    parser.description = (
+        "Connect read-only and report what would break a shared-pool app. "
+        "Exit 0: ok (warnings allowed), 1: problems or no connection, 2: usage error."
     )
     parser.add_argument("--dsn", help="postgresql:// URL (default: $DATABASE_URL)")
     parser.add_argument("--app", type=Path, help="project or package dir whose migrations to check")

@@ -7,22 +7,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ._output import UsageError, add_command, fail, print_json, progress, shown
+from ._output import Parser, UsageError, fail, print_json, progress, shown
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    new = add_command(
-        subparsers,
-        "new",
-        run,
-        help="create a project from the template (copier copy, non-interactive)",
-        description="Render the copier template into DEST. Answers are checked before anything "
-        "is written; on error DEST is left as it was. From a git checkout the template is its "
+def add_arguments(parser: Parser, command: str) -> None:
+    parser.description = (
+        "Render the copier template into DEST. Answers are checked before anything is "
+        "written; on error DEST is left as it was. From a git checkout the template is its "
         "HEAD, uncommitted edits included. Exit 0: created, 1: failed, 2: usage error or an "
-        "answer the template refuses.",
+        "answer the template refuses."
     )
-    new.add_argument("dest", type=Path, metavar="DEST", help="new or empty folder")
-    new.add_argument(
+    parser.add_argument("dest", type=Path, metavar="DEST", help="new or empty folder")
+    parser.add_argument(
         "--service",
         dest="services",
         action="append",
@@ -30,10 +26,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="a service (schema + migrations + router); repeat for more. Required unless "
         "--data services=[...] is given",
     )
-    new.add_argument("--project-name", help="human-readable name (default: DEST's folder name)")
-    new.add_argument("--package-name", help="Python package (default: derived from the name)")
-    new.add_argument("--tenants", action="store_true", help="add the schema-per-tenant extension")
-    new.add_argument(
+    parser.add_argument("--project-name", help="human-readable name (default: DEST's folder name)")
+    parser.add_argument("--package-name", help="Python package (default: derived from the name)")
+    parser.add_argument(
+        "--tenants", action="store_true", help="add the schema-per-tenant extension"
+    )
+    parser.add_argument(
         "--data",
         action="append",
         default=[],
@@ -41,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="answer any other copier.yml question, as `copier copy --data` does "
         "(e.g. pool_max_size=20)",
     )
-    new.add_argument("--force", action="store_true", help="render into a non-empty DEST")
-    new.add_argument("--json", action="store_true", help="print dest, answers, created as JSON")
+    parser.add_argument("--force", action="store_true", help="render into a non-empty DEST")
+    parser.add_argument("--json", action="store_true", help="print dest, answers, created as JSON")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,29 +5,22 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from ._output import UsageError, add_command, fail, print_json, progress, shown
-
-COMMANDS = {"add-service": "add", "remove-service": "remove"}
+from ._output import Parser, UsageError, fail, print_json, progress, shown
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    for command, verb in COMMANDS.items():
-        parser = add_command(
-            subparsers,
-            command,
-            run,
-            help=f"{verb} a service of a generated project (a three-way update, as copier's)",
-            description=f"{verb.capitalize()} a service: the project's own template version is "
-            "rendered with the old and the new list of services and the difference is merged "
-            "into PROJECT, keeping user edits. Neither the template nor PROJECT needs to be a "
-            "git repository. Exit 0: done, 1: failed or conflicting edits (nothing changed), "
-            "2: usage error or a name the template refuses.",
-        )
-        parser.add_argument("project", type=Path, metavar="PROJECT", help="the generated project")
-        parser.add_argument("name", metavar="NAME", help="service name")
-        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+def add_arguments(parser: Parser, command: str) -> None:
+    verb = command.removesuffix("-service").capitalize()
+    parser.description = (
+        f"{verb} a service: the project's own template version is rendered with the old and "
+        "the new list of services and the difference is merged into PROJECT, keeping user "
+        "edits. Neither the template nor PROJECT needs to be a git repository. Exit 0: done, "
+        "1: failed or conflicting edits (nothing changed), 2: usage error or a name the "
+        "template refuses."
+    )
+    parser.add_argument("project", type=Path, metavar="PROJECT", help="the generated project")
+    parser.add_argument("name", metavar="NAME", help="service name")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
