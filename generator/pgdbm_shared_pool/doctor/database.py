@@ -18,7 +18,7 @@ from .facts import (
     Level,
     RoleDefault,
     Server,
-    SessionSetting,
+    Setting,
     StartupOutcome,
     StartupProbe,
     TrackingRow,
@@ -91,7 +91,7 @@ async def read_database(dsn: str) -> DatabaseFacts:
             role_defaults = _winning_defaults(await conn.fetch(ROLE_SETTINGS_SQL))
             names = list(STARTUP_PARAMETERS)
             session = {
-                r["name"]: SessionSetting(r["setting"], r["source"])
+                r["name"]: Setting(r["setting"], r["source"])
                 for r in await conn.fetch(SETTINGS_SQL, names)
             }
             read_only = await conn.fetchval("SELECT current_setting('transaction_read_only')")

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class Level(Enum):
@@ -63,15 +66,18 @@ class TrackingTable:
 
 
 @dataclass(frozen=True)
-class RoleDefault:
-    value: str
-    level: Level
+class Setting(Generic[T]):
+    """A setting's value and where it came from: a file of the project, a flag, or the
+    server's pg_settings.source."""
+
+    value: T
+    source: str
 
 
 @dataclass(frozen=True)
-class SessionSetting:
-    setting: str
-    source: str
+class RoleDefault:
+    value: str
+    level: Level
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ class DatabaseFacts:
     connections: dict[str, int]  # application_name -> client backends, the doctor's included
     tracking: tuple[TrackingTable, ...]
     role_defaults: dict[str, RoleDefault]  # setting -> the default that wins
-    session_defaults: dict[str, SessionSetting]  # pgdbm's startup settings without them
+    session_defaults: dict[str, Setting[str]]  # pgdbm's startup settings without them
     read_only: bool
     announced_pid: int  # the pid the server (or a pooler) announced at connect
     startup_probe: StartupProbe
@@ -112,18 +118,10 @@ class MigrationSet:
 
 
 @dataclass(frozen=True)
-class Setting:
-    """An integer setting of the project and the file it came from."""
-
-    value: int
-    source: str
-
-
-@dataclass(frozen=True)
 class ProjectFacts:
     migration_sets: tuple[MigrationSet, ...]
-    pool_max: Setting | None
-    statement_cache_size: Setting | None
+    pool_max: Setting[int] | None
+    statement_cache_size: Setting[int] | None
     # The app's own timeouts (LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS), when its files set them.
-    lock_timeout_ms: Setting | None = None
-    statement_timeout_ms: Setting | None = None
+    lock_timeout_ms: Setting[int] | None = None
+    statement_timeout_ms: Setting[int] | None = None

@@ -107,7 +107,7 @@ def server_section(db: DatabaseFacts) -> ServerSection:
         server,
         in_use,
         db.connections,
-        (
+        findings=(
             Finding(Status.OK, "version", f"PostgreSQL {server.version}"),
             Finding(
                 Status.OK,
@@ -208,10 +208,11 @@ def migrations_section(
     if sets == ():
         note = "no migrations/ folder in a service package"
         findings.append(Finding(Status.WARN, "project", note))
-    return MigrationsSection(schemas, None if sets is None else tuple(checks), tuple(findings))
+    project_checks = None if sets is None else tuple(checks)
+    return MigrationsSection(schemas, project_checks, findings=tuple(findings))
 
 
-def resolve_pool_max(flag: int | None, project: ProjectFacts | None) -> Setting:
+def resolve_pool_max(flag: int | None, project: ProjectFacts | None) -> Setting[int]:
     """The per-process pool max and where it came from: flag, project config, pgdbm default."""
     if flag is not None:
         return Setting(flag, "--pool-max")
@@ -221,7 +222,7 @@ def resolve_pool_max(flag: int | None, project: ProjectFacts | None) -> Setting:
 
 
 def budget_section(
-    db: DatabaseFacts, pool_max: Setting, workers: int, replicas: int
+    db: DatabaseFacts, pool_max: Setting[int], workers: int, replicas: int
 ) -> BudgetSection:
     server = db.server
     others = sum(db.connections.values()) - 1  # every client backend but the doctor's own
@@ -260,8 +261,7 @@ def budget_section(
         note = "behind a pooler: compare with its max_client_conn, the server sees its pool size"
         findings.append(Finding(Status.WARN, "pooler", note))
     return BudgetSection(
-        pool_max=pool_max.value,
-        pool_max_source=pool_max.source,
+        pool_max=pool_max,
         workers=workers,
         replicas=replicas,
         demand=demand,
@@ -321,7 +321,12 @@ def pooler_section(db: DatabaseFacts, project: ProjectFacts | None) -> PoolerSec
                 findings.append(Finding(Status.OK, name, _shown_default(default)))
         findings.append(_statement_cache_finding(project))
     return PoolerSection(
-        db.behind_pooler, server.backend_pid, db.announced_pid, probe, defaults, tuple(findings)
+        db.behind_pooler,
+        server.backend_pid,
+        db.announced_pid,
+        probe,
+        defaults,
+        findings=tuple(findings),
     )
 
 
@@ -330,7 +335,7 @@ def search_path_section(db: DatabaseFacts) -> SearchPathSection:
     default = db.role_defaults.get("search_path")
     # A rejecting pooler stops pgdbm before its check; once it ignores the parameters the
     # check sees the server-side default, which is what the probe reports when it drops them.
-    effective = probe.search_path if probe.search_path is not None else fallback.setting
+    effective = probe.search_path if probe.search_path is not None else fallback.value
     origin = fallback.source if "search_path" in probe.dropped else "startup parameter"
     passes = split_search_path(effective) == split_search_path(SEARCH_PATH_PIN)
     shown = _shown_default(default) if default else "none"
@@ -355,10 +360,10 @@ def search_path_section(db: DatabaseFacts) -> SearchPathSection:
         effective=effective,
         source=origin,
         role_default=default,
-        without_startup_parameter=fallback.setting,
+        without_startup_parameter=fallback.value,
         findings=(
             Finding(
-                Status.OK, "defaults", f"role default: {shown}; server default: {fallback.setting}"
+                Status.OK, "defaults", f"role default: {shown}; server default: {fallback.value}"
             ),
             Finding(Status.OK if passes else Status.FAIL, "pin", text, notes),
         ),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .facts import RoleDefault, Server, StartupProbe
+from .facts import RoleDefault, Server, Setting, StartupProbe
 
 
 class Status(Enum):
@@ -26,12 +26,18 @@ class Finding:
     source: str | None = None  # the file (or flag) a figure came from
 
 
+@dataclass(frozen=True, kw_only=True)
+class Section:
+    """What every section of the report has: its findings, in the order they are shown."""
+
+    findings: tuple[Finding, ...]
+
+
 @dataclass(frozen=True)
-class ServerSection:
+class ServerSection(Section):
     server: Server
     in_use: int
     by_application: dict[str, int]
-    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
@@ -63,16 +69,14 @@ class MigrationCheck:
 
 
 @dataclass(frozen=True)
-class MigrationsSection:
+class MigrationsSection(Section):
     schemas: tuple[SchemaState, ...]
     project: tuple[MigrationCheck, ...] | None  # None: no --app given
-    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
-class BudgetSection:
-    pool_max: int
-    pool_max_source: str
+class BudgetSection(Section):
+    pool_max: Setting[int]
     workers: int
     replicas: int
     demand: int
@@ -81,31 +85,25 @@ class BudgetSection:
     available: int
     verdict: Status
     arithmetic: str
-    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
-class PoolerSection:
+class PoolerSection(Section):
     detected: bool
     backend_pid: int
     announced_pid: int
     startup_parameters: StartupProbe
     role_defaults: dict[str, RoleDefault | None]
-    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
-class SearchPathSection:
+class SearchPathSection(Section):
     pin: str
     passes: bool
     effective: str
     source: str
     role_default: RoleDefault | None
     without_startup_parameter: str
-    findings: tuple[Finding, ...]
-
-
-Section = ServerSection | MigrationsSection | BudgetSection | PoolerSection | SearchPathSection
 
 
 @dataclass(frozen=True)
