@@ -33,7 +33,8 @@ block has no entry, an entry names no block, or two entries cover the same block
 
 ``SameAs("relative/path", render=...)``
     The block is a verbatim region of a file of a project rendered from the copier template (the
-    template's own tests execute that file). Used where the skill shows the generated code.
+    template's own tests execute that file). Used where the skill shows the generated code;
+    ``python tests/skill_excerpts.py`` refreshes them after a template change.
 
 ``Shell()``
     A shell block, run verbatim by ``test_skill_installed.py`` from an installed copy of the skill
@@ -52,7 +53,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import textwrap
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -316,82 +316,7 @@ async def _drive(spec: dict) -> list[dict]:
     return results
 
 
-# --- excerpts of the rendered template -------------------------------------------------
-
-
-def render_project(services: tuple[str, ...], use_tenants: bool, destination: Path) -> Path:
-    """A project rendered from this checkout's template (uncommitted changes included)."""
-    from pgdbm_shared_pool.scaffold import new_project  # only the SameAs checks and `sync`
-
-    new_project(destination, services=services, use_tenants=use_tenants, project_name="Acme API")
-    return destination
-
-
-def current_region(excerpt: str, rendered: str) -> str:
-    """The rendered file's current text of the definitions `excerpt` shows: top-level ones,
-    or (an indented excerpt) the members of one class."""
-    dedented = textwrap.dedent(excerpt)
-    names = [_node_names(node) for node in ast.parse(dedented).body]
-    tree = ast.parse(rendered)
-    bodies = [tree.body]
-    if dedented != excerpt:
-        bodies = [node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
-    for body in bodies:
-        nodes = [n for n in body if _node_names(n) in names]
-        if [_node_names(n) for n in nodes] == names:
-            lines = rendered.splitlines(keepends=True)
-            start = min(getattr(d, "lineno", nodes[0].lineno) for d in _decorators(nodes[0]))
-            return "".join(lines[start - 1 : nodes[-1].end_lineno])
-    raise LookupError(f"{names} are not consecutive definitions any more")
-
-
-def _node_names(node: ast.stmt) -> tuple[str, ...]:
-    if isinstance(node, ast.Assign):
-        return tuple(ast.unparse(t) for t in node.targets)
-    if isinstance(node, ast.AnnAssign):
-        return (ast.unparse(node.target),)
-    return (getattr(node, "name", ast.unparse(node)),)
-
-
-def _decorators(node: ast.stmt) -> list[ast.AST]:
-    return [node, *getattr(node, "decorator_list", [])]
-
-
-def sync(checks: dict[str, SameAs]) -> list[str]:
-    """Rewrite every python SameAs block with its current text in a rendered project."""
-    blocks = named_blocks()
-    changed = []
-    with tempfile.TemporaryDirectory(prefix="skill-sync-") as scratch:
-        projects: dict[tuple[tuple[str, ...], bool], Path] = {}
-        for name, check in checks.items():
-            block = blocks[name]
-            if block.language != "python":
-                continue
-            key = (check.services, check.use_tenants)
-            if key not in projects:
-                projects[key] = render_project(*key, Path(scratch) / str(len(projects)))
-            rendered = (projects[key] / check.path).read_text(encoding="utf-8")
-            fresh = current_region(block.text, rendered)
-            if fresh != block.text:
-                doc = block.path.read_text(encoding="utf-8")
-                fence = f"<!-- block: {name} -->\n```python\n"
-                doc = doc.replace(fence + block.text, fence + fresh, 1)
-                block.path.write_text(doc, encoding="utf-8")
-                changed.append(name)
-    return changed
-
-
 def _main(spec_path: str) -> int:
-    if spec_path == "sync":
-        # python tests/skill_blocks.py sync: refresh the SameAs excerpts after a template change.
-        # Through the importable module: as __main__ this file's classes are other objects.
-        import skill_blocks
-        import test_skill_blocks
-
-        checks = test_skill_blocks.all_checks().items()
-        excerpts = {n: c for n, c in checks if isinstance(c, skill_blocks.SameAs)}
-        print("updated:", ", ".join(skill_blocks.sync(excerpts)) or "nothing")
-        return 0
     spec = json.loads(Path(spec_path).read_text())
     results = asyncio.run(_drive(spec))
     Path(spec["result"]).write_text(json.dumps(results))

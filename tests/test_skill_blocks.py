@@ -20,8 +20,8 @@ from skill_blocks import (
     Shell,
     all_blocks,
     named_blocks,
-    render_project,
 )
+from skill_excerpts import render_project
 
 REGISTRIES = (test_skill_blocks_main, test_skill_blocks_references, test_skill_blocks_companions)
 
@@ -120,5 +120,5 @@ def test_block_is_verbatim_in_the_rendered_template(
     project = _render(check.services, check.use_tenants, tmp_path_factory.getbasetemp() / label)
     rendered = (project / check.path).read_text(encoding="utf-8")
     assert named_blocks()[name].text in rendered, (
-        f"{name} drifted from {check.path}; `python tests/skill_blocks.py sync` refreshes it"
+        f"{name} drifted from {check.path}; `python tests/skill_excerpts.py` refreshes it"
     )
