@@ -27,6 +27,8 @@ RENDERED = {
         "services": ["users", "orders"],
         "use_tenants": True,
         "pooler": "pgbouncer",
+        "python_version": "3.13",
+        "postgres_version": "17",
     },
 }
 
@@ -95,3 +97,34 @@ def test_mypy_strict_clean(project) -> None:
     dest, _ = project
     mypy = subprocess.run([sys.executable, "-m", *MYPY], cwd=dest, capture_output=True, text=True)
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
+
+
+def make_targets(project: Path) -> set[str]:
+    return set(re.findall(r"^([a-z][a-z-]*):", (project / "Makefile").read_text(), re.M))
+
+
+def test_ci_workflow_runs_both_tiers_on_the_answered_versions(project) -> None:
+    dest, answers = project
+    workflow = yaml.safe_load((dest / ".github/workflows/ci.yml").read_text())
+    assert set(workflow.get("on", workflow.get(True))) == {"push", "pull_request"}  # YAML 1.1
+    [job] = workflow["jobs"].values()
+    postgres_version = answers.get("postgres_version", "15")
+    assert job["services"]["postgres"]["image"] == f"postgres:{postgres_version}"
+    assert job["env"]["TEST_NO_SKIP"] == "1"
+    assert job["env"]["TEST_DATABASE_URL"].startswith("postgresql://postgres:postgres@")
+    setup_python = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-"))
+    assert setup_python["with"]["python-version"] == answers.get("python_version", "3.11")
+
+    scripts = [step["run"] for step in job["steps"] if "run" in step]
+    for script in scripts:
+        syntax = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+        assert syntax.returncode == 0, syntax.stderr
+    made = [line.split()[1] for s in scripts for line in s.splitlines() if line.startswith("make")]
+    assert made == ["install", "lint", "test-all"]
+    assert set(made) <= make_targets(dest)
+
+    pgbouncer = answers.get("pooler") == "pgbouncer"
+    assert ("TEST_PGBOUNCER_URL" in job["env"]) is pgbouncer
+    assert any("apt-get install" in s and "pgbouncer" in s for s in scripts) is pgbouncer
+    for path in re.findall(r"deploy/[\w/.-]+", "\n".join(scripts)):
+        assert (dest / path).is_file(), path
