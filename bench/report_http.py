@@ -165,10 +165,12 @@ The parts, and why the generated code keeps what remains of each:
   overridden, and what the skill teaches.
 - **pgdbm's `fetch_one`** with the bounded acquire: {saved("- pgdbm's fetch_one")} over
   `pool.fetchrow` + `dict(row)` on the same pool (section 1 measures it without FastAPI).
-  `ServiceDatabase.acquire` now sets its timeout only when the pool has no idle connection
-  (an idle one is handed over without waiting; asyncio's timeout scope, and the second one
-  asyncpg then puts around the connection reset, cost more than the rest of the call); the
-  reset stays bounded by the pool's `command_timeout`. What remains is pgdbm's wrapper: an
+  `ServiceDatabase.acquire` bounds its wait with the watchdog that ends requests at their
+  budget (one timer per event loop, checking every 50 ms) instead of
+  `pool.acquire(timeout=...)`, whose timeout scope, and the second one asyncpg then puts
+  around the connection reset, cost more than the rest of the call (most at c=100, where
+  most acquires wait); the reset stays bounded by the pool's `command_timeout`. What
+  remains is pgdbm's wrapper: an
   `@asynccontextmanager` per call around the acquire, `QueryError` wrapping, `dict(row)`.
   Upstream, pgdbm's query methods could acquire and release directly (as asyncpg's
   `pool.fetchrow` does) and take an acquire timeout of their own.
