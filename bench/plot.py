@@ -91,7 +91,8 @@ def plot_http_e2e(data: dict[str, Any], figure: Figure) -> None:
     }
     servers = list(dict.fromkeys(row["server"] for row in rows))
     width = 0.8 / len(servers)
-    palette = [PATTERN_COLOR, OTHER_COLOR, BASELINE_COLOR]
+    # pattern, (a), (b), (c), pattern before: one colour each
+    palette = [PATTERN_COLOR, OTHER_COLOR, BASELINE_COLOR, "#2ca02c", "#9ecae1"]
     for axes, (metric, label) in zip(
         figure.subplots(1, len(metrics)), metrics.items(), strict=True
     ):
@@ -139,7 +140,7 @@ def plot_tenants(data: dict[str, Any], figure: Figure) -> None:
     provisioning.set_ylabel("provisioning ms")
     provisioning.legend(fontsize=8)
     stats = data["latency"]
-    keys = ["cold_p50_ms", "cold_p99_ms", "warm_p50_ms", "warm_p99_ms"]
+    keys = list(stats["1 tenant"])  # cold, warm and steady p50 / p99
     width = 0.4
     count = data["setup"]["tenants"]
     for i, (name, color) in enumerate((("1 tenant", BASELINE_COLOR),
@@ -148,7 +149,7 @@ def plot_tenants(data: dict[str, Any], figure: Figure) -> None:
         latency.bar([x + i * width for x in range(len(keys))],
                     [stats[name][k] for k in keys], width, label=label, color=color)  # fmt: skip
     latency.set_xticks([x + width / 2 for x in range(len(keys))],
-                       [k.removesuffix("_ms").replace("_", " ") for k in keys])  # fmt: skip
+                       [k.removesuffix("_ms").replace("_", "\n") for k in keys])  # fmt: skip
     latency.set_ylabel("ms (tenant lookup + PK read)")
     latency.legend(fontsize=8)
     figure.suptitle(f"Tenants: provisioning {count} schemas, request latency at 1 vs {count}")

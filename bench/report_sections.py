@@ -65,9 +65,9 @@ though: on uvloop the generated manager still costs
 asyncpg (plain pgdbm, which expands per call but waits for a connection without a bound:
 {plain["extra_client_cpu_us_vs_raw"]:.1f} µs). The rest is pgdbm's wrapper (an
 `asynccontextmanager` per acquire, `dict(row)`, error wrapping) and the generated
-`ServiceDatabase.acquire`. That one passes `pool.acquire(timeout=...)` only when the pool
-has no idle connection (`pool.get_idle_size()`, about 1.5 µs with 10 connections): an
-idle one is handed over without waiting, and a timeout costs a timeout scope around the
+`ServiceDatabase.acquire`. That one bounds its wait with the app's watchdog
+(`deadline.py`: one timer per event loop, checking every 50 ms, which also ends requests at
+their budget), not `pool.acquire(timeout=...)`: a timeout costs a timeout scope around the
 wait and, because asyncpg reuses it on release, a second one around the connection reset.
 That reset stays bounded by the pool's `command_timeout` (the statement timeout + 1 s).
 Where the rest of an HTTP request's time goes: section 3.1.
@@ -158,7 +158,10 @@ def tenants_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
 (the sum of the tenants' times), {prov["tenants_per_s"]:.1f} tenants/s; median
 {prov["first_tenth_median_ms"]:.1f} ms per tenant in the first tenth,
 {prov["last_tenth_median_ms"]:.1f} ms in the last ({x(prov["last_vs_first"])}).
-{compared_text}
+{compared_text}The absolute rate moves with the load other work puts on this shared machine (and
+on its PostgreSQL) from one run to the next, by as much as a factor of two; the ratio
+between the two templates, measured in alternating blocks, is the steadier figure.
+
 Everything a provisioning does under the tenant's advisory lock (the registry reads and
 writes, `CREATE SCHEMA`, pgdbm's migration run) goes through the lock's own connection
 instead of back to the pool between steps: one connection per provisioning instead of
@@ -196,7 +199,9 @@ each request path runs (the notes routes have five: 1,000 tenants need 5,000, or
 requests prepare again), and recycling connections (pgdbm's `max_queries`, 50,000 by
 default; asyncpg's `max_inactive_connection_lifetime`, 300 s) bounds the catalog memory
 below at the price of first uses again: a recycled connection re-warms every tenant it
-serves, about tenants / max_queries of its requests (2% at 1,000 tenants).
+serves, about tenants / max_queries of its requests (2% at 1,000 tenants). The p99 ratios
+spread widely from round to round here (the range in brackets): a p99 is a handful of
+requests, and the other work on the machine lands on some of them.
 
 **Memory** of one pooled backend (RssAnon from `/proc/<pid>/status`), before and after it
 read one row from every tenant's table:

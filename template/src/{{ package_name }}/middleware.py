@@ -1,6 +1,5 @@
 """ASGI middleware: each request's id and deadline, the body size limit, and one-line
-start-up failures. Plain ASGI classes: they run on every request, so each costs what it
-does and no more (per-request figures: the repository's docs/benchmarks.md)."""
+start-up failures. Plain ASGI classes (not BaseHTTPMiddleware): they run on every request."""
 
 import asyncio
 import logging
