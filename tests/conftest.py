@@ -7,10 +7,14 @@ TEST_NO_SKIP=1 (CI sets it) turns every skip into a failure.
 
 import os
 from collections.abc import AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from pgbouncer import pgbouncer_binary, pgbouncer_missing
 from pgdbm_shared_pool.testing import DatabaseSupply, PostgresServer, start_postgres_server
+
+if TYPE_CHECKING:
+    from generated import Renders
 
 NO_SKIP = "TEST_NO_SKIP"
 LONG_TEST_SECONDS = 10.0
@@ -80,6 +84,14 @@ async def fresh_database_url(
         yield pg_server.dsn_for(name)
     finally:
         empty_databases.give_back(name)
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> "Renders":
+    """generated.RENDERED's projects, each rendered once per test process."""
+    from generated import Renders
+
+    return Renders(tmp_path_factory.mktemp("rendered"))
 
 
 @pytest.fixture(scope="session")

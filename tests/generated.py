@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pgdbm_shared_pool.scaffold import ScaffoldResult, new_project
 
@@ -34,6 +35,35 @@ COMBINATIONS = {
     # 63 bytes: the longest schema name PostgreSQL keeps; generated code must still be clean.
     "longest-name": {"services": ["x" * 63, "users"], "use_tenants": False},
 }
+
+
+# Also rendered, and checked with the others: the PgBouncer profile on other versions (its suite
+# needs a bouncer: tests/test_pgbouncer_profile.py runs it).
+RENDERED: dict[str, dict[str, Any]] = {
+    **COMBINATIONS,
+    "pgbouncer-tenants": {
+        "services": ["users", "orders"],
+        "use_tenants": True,
+        "pooler": "pgbouncer",
+        "python_version": "3.13",
+        "postgres_version": "17",
+    },
+}
+
+
+class Renders:
+    """One render of each RENDERED combination per test process, made on first use: the modules
+    that read one (ruff and mypy, `check`, the project's own suite) share it. A test that edits
+    a render puts it back."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, combination: str) -> Path:
+        project = self.root / combination / "acme"
+        if not project.exists():
+            render(project, **RENDERED[combination])
+        return project
 
 
 def render(

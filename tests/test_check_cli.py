@@ -4,11 +4,10 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from generated import COMBINATIONS, render
+from generated import COMBINATIONS, Renders
 from pgdbm_shared_pool import cli
 from pgdbm_shared_pool.lint import Project, all_rules, run_rules
 from pgdbm_shared_pool.lint.sources import PythonSource, SqlSource
@@ -164,25 +163,12 @@ def test_installed_console_script(project: Path) -> None:
     assert result.stdout.splitlines()[-1] == "Found 1 finding."
 
 
-@pytest.fixture(scope="module")
-def generated_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Render each answer combination on first use (xdist workers render only what they need)."""
-    root = tmp_path_factory.mktemp("generated")
-
-    def project(combination: str) -> Path:
-        if not (root / combination).exists():
-            render(root / combination, **COMBINATIONS[combination])  # type: ignore[arg-type]
-        return root / combination
-
-    return project
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("combination", list(COMBINATIONS))
 def test_generated_projects_pass(
-    capsys: pytest.CaptureFixture[str], generated_project: Callable[[str], Path], combination: str
+    capsys: pytest.CaptureFixture[str], rendered: Renders, combination: str
 ) -> None:
-    project = generated_project(combination)
+    project = rendered(combination)
     assert sorted(project.rglob("*.sql")) and sorted(project.rglob("*.py"))
     code, out, _ = run(capsys, str(project))
     assert (code, out) == (0, "All checks passed.\n")
@@ -241,14 +227,14 @@ MUTATIONS = [
 )
 def test_mistakes_put_into_a_generated_project_are_found(
     capsys: pytest.CaptureFixture[str],
-    generated_project: Callable[[str], Path],
+    rendered: Renders,
     combination: str,
     relative: str,
     old: str,
     new: str,
     code: str,
 ) -> None:
-    project = generated_project(combination)
+    project = rendered(combination)
     [path] = project.glob(f"src/*/{relative}")
     original = path.read_text()
     assert old in original, f"update this mutation: {relative} no longer contains {old!r}"

@@ -1,32 +1,34 @@
-"""Each generated project's own suite passes against real PostgreSQL (slow: subprocesses).
+"""Generated projects' own suites pass against real PostgreSQL (slow: subprocesses).
 
-Every combination runs its fast tier (everything in-process). The slow tier (process boots,
-restarts, fuzzing, the tenants command) is the same code for every service list: it runs on
-the combinations that together reach every branch of the template, with and without tenants.
+The suites run where the generated code differs: one service (its registry is one line), two
+services with 63-byte names, and three services with tenants; the slow tier (process boots,
+restarts, fuzzing, the tenants command) on the last two, with and without tenants. The other
+combinations are the same code for a longer or shorter service list: test_template.py lints and
+type-checks them, test_check_cli.py checks them. test_update.py runs a two-service project's fast
+tier after add-service and remove-service, test_pgbouncer_profile.py the PgBouncer profile's.
 """
 
 import re
 
 import pytest
-from generated import COMBINATIONS, render, run_suite
+from generated import Renders, run_suite
 from pgdbm_shared_pool.testing import PostgresServer
 
-BOTH_TIERS = {"one-service", "longest-name", "three-services-tenants"}
+# combination -> its tiers run here ("fast": -m "not slow")
+SUITES = {"one-service": "fast", "longest-name": "both", "three-services-tenants": "both"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "combination",
     # One combination also runs in CI's self-provisioned pass, proving a fresh machine.
-    [pytest.param(c, marks=pytest.mark.smoke) if c == "one-service" else c for c in COMBINATIONS],
+    [pytest.param(c, marks=pytest.mark.smoke) if c == "longest-name" else c for c in SUITES],
 )
 def test_generated_suite_passes(
-    combination: str, pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    combination: str, pg_server: PostgresServer, rendered: Renders
 ) -> None:
-    project = tmp_path_factory.mktemp(combination) / "acme"
-    render(project, **COMBINATIONS[combination])
-    tier = [] if combination in BOTH_TIERS else ["-m", "not slow"]
-    result = run_suite(project, pg_server.dsn, *tier)
+    tier = ["-m", "not slow"] if SUITES[combination] == "fast" else []
+    result = run_suite(rendered(combination), pg_server.dsn, *tier)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary

@@ -5,12 +5,11 @@ suite-through-PgBouncer test skips, and fails under TEST_NO_SKIP=1) runs on loop
 of the test server with the pool_mode and ignore_startup_parameters of the generated
 pgbouncer.ini. The app's role is a throwaway one with data rights only and the generated
 roles.sql applied, as in production; the generated suite migrates over the direct (admin) DSN.
+The profile's code is linted and type-checked with the other renders (test_template.py).
 """
 
 import configparser
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import yaml
-from generated import MYPY, render, run_suite
+from generated import Renders, render, run_suite
 from pgbouncer import PgBouncer
 
 pytestmark = pytest.mark.slow
@@ -80,6 +79,8 @@ def bouncer(
         yield running
 
 
+# With tenants only: the services-only profile is the same code less the tenant extension.
+@pytest.mark.parametrize("project", [True], ids=["tenants"], indirect=True)
 def test_generated_fast_tier_passes(project: Path, pg_server: Any) -> None:
     """The profile's app (no statement cache, ...) directly on the server; its slow tier is the
     code test_generated_suites.py runs, but for test_pgbouncer.py, run below."""
@@ -137,20 +138,9 @@ def test_deploy_files_agree_with_compose(project: Path) -> None:
     assert "pgbouncer" in services["app"]["depends_on"]
 
 
-def test_no_pooler_generates_no_bouncer(tmp_path: Path) -> None:
-    render(tmp_path / "project", services=SERVICES)
-    compose = yaml.safe_load((tmp_path / "project" / "compose.yaml").read_text())
+def test_no_pooler_generates_no_bouncer(rendered: Renders) -> None:
+    project = rendered("three-services")
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
     assert set(compose["services"]) == {"db", "migrate", "app"}
-    assert not (tmp_path / "project" / "deploy").exists()
-    assert not (tmp_path / "project" / "tests" / "test_pgbouncer.py").exists()
-
-
-@pytest.mark.parametrize(
-    "command",
-    [["ruff", "check", "."], ["ruff", "format", "--check", "."], MYPY],
-)
-def test_generated_code_is_clean(project: Path, command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", *command], cwd=project, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (project / "deploy").exists()
+    assert not (project / "tests" / "test_pgbouncer.py").exists()

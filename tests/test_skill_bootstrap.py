@@ -122,3 +122,4 @@ def test_an_environment_named_by_the_user_is_used_and_never_deleted(
 def test_exec_without_a_program_is_a_clear_error(skill: Path, tmp_path: Path) -> None:
     result = run(skill, tmp_path / "cache", "exec")
     assert result.returncode == 1 and "exec needs a program" in result.stderr
+    assert venvs(tmp_path / "cache") == []  # said before installing anything

@@ -5,10 +5,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from generated import COMBINATIONS, MYPY, render
+from generated import MYPY, RENDERED, Renders
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_TEMPLATE = next((REPO / "template/src/{{ package_name }}/services").glob("{% yield*"))
@@ -19,26 +20,9 @@ JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#")
 TEXT_SUFFIXES = {".py", ".toml", ".md", ".yaml", ".yml", ".ini", ".txt", ".sql", ".example", ""}
 
 
-# The PgBouncer profile's suite needs a bouncer (tests/test_pgbouncer_profile.py runs it);
-# its rendering is checked here with the others.
-RENDERED = {
-    **COMBINATIONS,
-    "pgbouncer-tenants": {
-        "services": ["users", "orders"],
-        "use_tenants": True,
-        "pooler": "pgbouncer",
-        "python_version": "3.13",
-        "postgres_version": "17",
-    },
-}
-
-
 @pytest.fixture(scope="module", params=sorted(RENDERED))
-def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    answers = RENDERED[request.param]
-    dest = tmp_path_factory.mktemp(request.param) / "acme"
-    render(dest, **answers)
-    return dest, answers
+def project(request: pytest.FixtureRequest, rendered: Renders) -> tuple[Path, dict[str, Any]]:
+    return rendered(request.param), RENDERED[request.param]
 
 
 def text_files(root: Path) -> list[Path]:

@@ -135,7 +135,7 @@ def test_updated_project_passes_its_own_suite(
     project = tmp_path / "shop"
     add_billing_then_remove_orders(template_repo, project, capsys, use_tenants=False)
     # The fast tier: the slow one is the same code for every service list, run by
-    # test_generated_suites.py on the three-service projects.
+    # test_generated_suites.py.
     done = run_suite(project, pg_server.dsn, "-rA", "-m", "not slow")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "PASSED tests/test_service_billing.py" in done.stdout  # the added service's tests

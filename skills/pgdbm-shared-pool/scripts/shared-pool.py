@@ -37,6 +37,8 @@ def main(argv: list[str]) -> int:
             f"needs Python {'.'.join(map(str, MIN_PYTHON))}+, this is {sys.version.split()[0]} "
             f"({sys.executable}): run the script with a newer python3"
         )
+    if argv == ["exec"]:  # before a first run's install, which takes a minute
+        return fail("exec needs a program, e.g. `exec copier --version`")
     venv = venv_dir()
     if not running_in(venv):
         python = ensure_venv(venv)
@@ -45,8 +47,6 @@ def main(argv: list[str]) -> int:
         os.environ["PGDBM_SHARED_POOL_VENV"] = str(venv)  # the child must not pick another
         return run([str(python), str(Path(__file__).resolve()), *argv])
     if argv[:1] == ["exec"]:
-        if len(argv) < 2:
-            return fail("exec needs a program, e.g. `exec copier --version`")
         return run([str(executable(venv, argv[1])), *argv[2:]])
     # The package and the template next to it are used in place, so an installed copy of the
     # skill scaffolds from its own template.
