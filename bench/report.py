@@ -142,7 +142,9 @@ def findings(results: dict[str, dict[str, Any]]) -> str:
    as the first{" (flat)" if 0.8 <= growth < 1.25 else ""}.
    Request p99 at {tenants["setup"]["tenants"]:,} tenants vs 1, once every connection has
    served every tenant: {x(tenant_ratios["steady_p99_ms"])} (target ≤ 1.2x:
-   {verdict(tenant_ratios["steady_p99_ms"]["median"] <= 1.2)}); in the second pass, while
+   {verdict(tenant_ratios["steady_p99_ms"]["median"] <= 1.2)}; raw asyncpg serving the same
+   statements from the same connections: {x(tenant_ratios["asyncpg_steady_p99_ms"])}, so the
+   growth is mostly the database's, not the tenant code's); in the second pass, while
    connections still meet tenants for the first time, {x(tenant_ratios["warm_p99_ms"])}
    (section 4 says what grows). A backend that touched every tenant grew by
    {tenants["memory_kb_per_tenant"]:.1f} kB per tenant.

@@ -134,24 +134,37 @@ async def serve_every_tenant_on_every_connection(pool: Any, tenants: Any, ids: l
 
 
 async def request_latencies(dsn: str, ids: list[str], requests: int) -> dict[str, float]:
-    """p50/p99 ms of cold, warm and steady passes of `requests` lookups spread over `ids`."""
+    """p50/p99 ms of cold, warm and steady passes of `requests` lookups spread over `ids`, and
+    of a steady pass of the same statements on raw asyncpg (what the database itself adds)."""
     from bench_app.database import close_pool, create_pool
 
     settings = project_settings(dsn)
     pool = await create_pool(settings)
     tenants, chooser = tenant_manager(pool, settings), random.Random(7)
     try:
+        queries: dict[str, str] = {}  # each tenant's SQL as pgdbm sends it, after the steady pass
+
+        async def through_the_app(tenant_id: str) -> Any:
+            return await (await tenants.get(tenant_id)).fetch_one(SQL, 1)
+
+        async def raw_asyncpg(tenant_id: str) -> Any:
+            async with pool.acquire() as connection:
+                return await connection.fetchrow(queries[tenant_id], 1)
+
         result = {}
-        for phase in ("cold", "warm", "steady"):
+        phases = {"cold": through_the_app, "warm": through_the_app, "steady": through_the_app,
+                  "asyncpg_steady": raw_asyncpg}  # fmt: skip
+        for phase, call in phases.items():
             if phase == "steady":
                 await serve_every_tenant_on_every_connection(pool, tenants, ids)
+                for tenant_id in ids:
+                    queries[tenant_id] = (await tenants.get(tenant_id)).prepare_query(SQL)
             latencies: list[float] = []
 
-            async def worker(count: int, samples: list[float] = latencies) -> None:
+            async def worker(count: int, samples: list[float] = latencies, run: Any = call) -> None:
                 for _ in range(count):
                     started = time.perf_counter()
-                    db = await tenants.get(chooser.choice(ids))
-                    assert await db.fetch_one(SQL, 1) is not None
+                    assert await run(chooser.choice(ids)) is not None
                     samples.append(time.perf_counter() - started)
 
             await asyncio.gather(*(worker(requests // TASKS) for _ in range(TASKS)))
