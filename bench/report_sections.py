@@ -5,12 +5,14 @@ assembles the page.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from _common import median, table
 from first_steps import first_steps_section
 from report_format import image, verdict, x
 from report_http import http_e2e_section, request_costs_section
+from scaffold import COPIER_WITHOUT_GIT, IMPORT_COPIER, IMPORT_QUESTIONARY
 
 
 def query_path_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
@@ -256,7 +258,7 @@ def scaffold_section(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
         ["command", "median s", "min s", "max s", "median CPU s"],
         [[name, median(t), min(t), max(t), median(cpu[name])] for name, t in runs.items()],
     )
-    commands = "\n".join(f"- `{' '.join(cmd)}`" for cmd in setup["commands"].values())
+    commands = "\n".join(f"- `{shlex.join(cmd)}`" for cmd in setup["commands"].values())
     new_s = median(runs["shared-pool new (installed copy)"])
     installed_cpu = cpu_ratios["shared-pool new (installed copy)"]
     text = f"""## 5. Scaffolding
@@ -279,6 +281,18 @@ a dry run of copier validated the answers, then a second run rendered: 1.3x the 
 The floor is copier's own work: importing it (about 0.3 s on an idle core), a git clone of a
 checkout template, and one `git` subprocess per rendered file; the target of < 0.5 s for
 `new` is therefore not reachable through copier on this machine ({new_s:.2f} s median here).
+
+What that floor is made of, measured in the same rounds: `python -c 'import copier'`
+{median(runs[IMPORT_COPIER]):.2f} s ({median(cpu[IMPORT_COPIER]):.2f} s CPU, the
+interpreter's start included), of which `import questionary`
+{median(runs[IMPORT_QUESTIONARY]):.2f} s: copier imports it (and prompt_toolkit) at start
+even when nothing is asked, as with `--defaults` or `new`. Without `git` on its PATH copier
+renders the installed copy in {x(cpu_ratios[COPIER_WITHOUT_GIT])} the CPU time: copier 9.19
+runs `git config --get core.fileMode` once per rendered file
+(`_sync_git_index_executable_bit`), in or out of a git repository. Upstream, importing
+questionary at the first question and reading `core.fileMode` once per run, only when the
+destination is in a git repository, would remove both; `new` uses copier only through its
+public `run_copy`, so it cannot skip either itself.
 
 **Scaffold to green suite**: `shared-pool new`, then the generated project's own pytest
 suite on the local server: {green["scaffold_s"]:.1f} s + {green["suite_s"]:.1f} s
