@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 NO_SKIP = "TEST_NO_SKIP"
 LONG_TEST_SECONDS = 10.0
+SERVER_USED = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -25,6 +26,8 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if SERVER_USED in item.config.stash:  # travels to xdist's main process with the report
+        report.user_properties.append(("postgres", item.config.stash[SERVER_USED]))
     if report.skipped and os.environ.get(NO_SKIP) and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
@@ -38,29 +41,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
-class LongTestProgress:
-    """A line as each long test ends (a generated project's suite, mypy on a render), in the
-    main process: with xdist it receives every worker's reports."""
+class RunReport:
+    """A line as each long test ends (a generated project's suite, mypy on a render), and at
+    the end which PostgreSQL the tests used; in the main process: with xdist it receives every
+    worker's reports."""
 
     def __init__(self, reporter: pytest.TerminalReporter) -> None:
         self.reporter = reporter
+        self.servers: set[str] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.servers.update(value for key, value in report.user_properties if key == "postgres")
         if report.when == "call" and report.duration >= LONG_TEST_SECONDS:
             line = f"{report.duration:6.1f} s {report.outcome:>7}  {report.nodeid}"
             self.reporter.write_line(line)
+
+    def pytest_terminal_summary(self) -> None:
+        for server in sorted(self.servers):
+            self.reporter.write_line(f"PostgreSQL: {server}")
 
 
 @pytest.hookimpl(trylast=True)  # after the terminal reporter is registered
 def pytest_configure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not hasattr(config, "workerinput"):  # not in an xdist worker
-        config.pluginmanager.register(LongTestProgress(reporter), "long-test-progress")
+        config.pluginmanager.register(RunReport(reporter), "run-report")
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
+def pg_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
     server = start_postgres_server()
+    pytestconfig.stash[SERVER_USED] = server.description
     try:
         yield server
     finally:
