@@ -278,7 +278,7 @@ and its children) moves far less than wall time when other work shares the machi
 
 Both run copier once: `new` checks the names with naming.py, then copier renders (before,
 a dry run of copier validated the answers, then a second run rendered: 1.3x the time).
-The floor is copier's own work: importing it (about 0.3 s on an idle core), a git clone of a
+The floor is copier's own work: importing it, a git clone of a
 checkout template, and one `git` subprocess per rendered file; the target of < 0.5 s for
 `new` is therefore not reachable through copier on this machine ({new_s:.2f} s median here).
 

@@ -41,6 +41,8 @@ BIN = Path(sys.executable).parent
 SKILL = TEMPLATE / "skills" / "pgdbm-shared-pool"
 SERVICE_FLAGS = [f"--service={s}" for s in SERVICES]
 DATA = f"--data=services=[{', '.join(SERVICES)}]"
+COPIER_WITHOUT_GIT = "copier copy (installed copy), git not on PATH"
+IMPORT_COPIER, IMPORT_QUESTIONARY = "python -c 'import copier'", "python -c 'import questionary'"
 
 
 def commands(installed: Path) -> dict[str, Callable[[Path], list[str]]]:
@@ -65,8 +67,6 @@ def commands(installed: Path) -> dict[str, Callable[[Path], list[str]]]:
     }
 
 
-COPIER_WITHOUT_GIT = "copier copy (installed copy), git not on PATH"
-IMPORT_COPIER, IMPORT_QUESTIONARY = "python -c 'import copier'", "python -c 'import questionary'"
 # Each shared-pool run is compared with copier rendering the same template from the same place.
 BASELINES = {
     "shared-pool new": "copier copy",
