@@ -1,5 +1,7 @@
 """What the corpus's runtime checks share: a small pgdbm config with its own
-application_name, and counting (then ending) the connections a piece of code left open."""
+application_name, and counting (then ending) the connections a piece of code left open in
+the test's own database: pg_stat_activity is the whole server's, and on a server the xdist
+workers share, another test may be running the same code at the same time."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ async def open_connections(url: str, application_name: str) -> int:
     try:
         return int(
             await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = $1 AND datname = current_database()",
                 application_name,
             )
         )
@@ -47,7 +50,8 @@ async def end_leaked(url: str, application_name: str) -> None:
     connection = await asyncpg.connect(url)
     try:
         await connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = $1 AND datname = current_database()",
             application_name,
         )
     finally:
