@@ -108,13 +108,17 @@ class DatabaseFacts:
 @dataclass(frozen=True)
 class MigrationSet:
     """One migrations folder: for one schema (a service, the tenant registry), or for every
-    schema named tenant_prefix + id (the tenants' set)."""
+    schema named tenant_prefix + id (the tenants' set). `schema` is the one the project names;
+    with `module_name_is_schema` (a project from this template) the project applies the
+    folder under module_name = schema, as pgdbm does by default; otherwise where, and under
+    which module_name, the folder was applied is read from the database."""
 
     kind: MigrationKind
     path: Path
     files: dict[str, str]  # filename -> pgdbm checksum, in pgdbm's order
     schema: str | None = None
     tenant_prefix: str | None = None
+    module_name_is_schema: bool = True
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,17 @@ from ..pgdbm_facts import (
 )
 from .facts import (
     DatabaseFacts,
-    MigrationSet,
     ProjectFacts,
     RoleDefault,
     Setting,
     StartupOutcome,
-    TrackingRow,
-    TrackingTable,
 )
+from .migrations import migrations_section
 from .report import (
-    AppliedModule,
     BudgetSection,
     Finding,
-    MigrationCheck,
-    MigrationsSection,
     PoolerSection,
     Report,
-    SchemaState,
     SearchPathSection,
     ServerSection,
     Status,
@@ -117,99 +111,6 @@ def server_section(db: DatabaseFacts) -> ServerSection:
             ),
         ),
     )
-
-
-def compare(
-    schema: str, migration_set: MigrationSet, rows: tuple[TrackingRow, ...]
-) -> MigrationCheck:
-    """Files on disk against one schema's tracking rows (module_name is the schema, as pgdbm)."""
-    files = migration_set.files
-    applied = {r.filename: r.checksum for r in rows if r.module_name in (schema, None)}
-    others = {r.module_name for r in rows if r.module_name not in (schema, None)}
-    return MigrationCheck(
-        schema=schema,
-        kind=migration_set.kind.value,
-        path=str(migration_set.path),
-        files=len(files),
-        pending=tuple(name for name in files if name not in applied),
-        drift=tuple(name for name, digest in files.items() if applied.get(name, digest) != digest),
-        missing_on_disk=tuple(name for name in applied if name not in files),
-        other_modules=tuple(sorted(str(m) for m in others)),
-    )
-
-
-def _check_findings(check: MigrationCheck) -> list[Finding]:
-    schema, out = check.schema, []
-    if check.pending:
-        hint = ""
-        if check.other_modules:
-            others = ", ".join(check.other_modules)
-            hint = f" (rows exist for module_name {others}, expected {schema})"
-        pending = ", ".join(check.pending)
-        out.append(Finding(Status.FAIL, schema, f"{len(check.pending)} pending: {pending}{hint}"))
-    if check.drift:
-        drift = ", ".join(check.drift)
-        out.append(Finding(Status.FAIL, schema, f"checksum drift (edited once applied): {drift}"))
-    if check.missing_on_disk:
-        missing = ", ".join(check.missing_on_disk)
-        out.append(Finding(Status.WARN, schema, f"applied, not on disk: {missing}"))
-    files = f"{check.files} file{'s' if check.files != 1 else ''}"
-    return out or [Finding(Status.OK, schema, f"up to date: all {files} applied, no drift")]
-
-
-def schema_state(table: TrackingTable) -> SchemaState:
-    """One schema's tracking table summarised per module_name."""
-    modules: dict[str | None, list[TrackingRow]] = {}
-    for row in table.rows or ():  # ordered by applied_at: the last row of a module is its latest
-        modules.setdefault(row.module_name, []).append(row)
-    summary = tuple(
-        AppliedModule(
-            name,
-            tuple(r.filename for r in rows),
-            rows[-1].applied_at.isoformat(sep=" ", timespec="seconds"),
-        )
-        for name, rows in modules.items()
-    )
-    return SchemaState(table.schema, table.readable, summary)
-
-
-def migrations_section(
-    db: DatabaseFacts, sets: tuple[MigrationSet, ...] | None
-) -> MigrationsSection:
-    tracking = {table.schema: table for table in db.tracking}
-    schemas = tuple(schema_state(table) for table in db.tracking)
-    findings = []
-    for state in schemas:
-        if not state.readable:
-            findings.append(Finding(Status.WARN, state.schema, "tracking table not readable"))
-        elif sets is None:  # nothing on disk to compare with: what the server holds
-            for module in state.modules:
-                text = f"{len(module.applied)} applied, last {module.applied[-1]}"
-                when = f"at {module.last_applied_at} (module_name {module.module_name})"
-                findings.append(Finding(Status.OK, state.schema, text, (when,)))
-    if not tracking:
-        findings.append(Finding(Status.OK, "schemas", "no pgdbm tracking table yet"))
-    checks = []
-    for migration_set in sets or ():
-        prefix = migration_set.tenant_prefix
-        if prefix is None:
-            targets = [migration_set.schema] if migration_set.schema else []
-        else:  # the tenants' set applies to every tenant schema
-            targets = [schema for schema in tracking if schema.startswith(prefix)]
-            if not targets:
-                findings.append(Finding(Status.OK, f"{prefix}*", "no tenant schemas yet"))
-        for schema in targets:
-            table = tracking.get(schema)
-            if table is not None and not table.readable:
-                continue  # reported above
-            check = compare(schema, migration_set, table.rows or () if table else ())
-            checks.append(check)
-            findings.extend(_check_findings(check))
-    if sets == ():
-        note = "no migrations/ folder in a service package"
-        findings.append(Finding(Status.WARN, "project", note))
-    project_checks = None if sets is None else tuple(checks)
-    return MigrationsSection(schemas, project_checks, findings=tuple(findings))
 
 
 def resolve_pool_max(flag: int | None, project: ProjectFacts | None) -> Setting[int]:

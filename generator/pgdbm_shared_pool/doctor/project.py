@@ -6,6 +6,7 @@ Nothing is imported from the project: constants are read from its source with `a
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 from ..pgdbm_facts import MIGRATION_FILE_GLOB, STATEMENT_CACHE_SIZE, migration_checksum
@@ -56,22 +57,30 @@ def find_migration_sets(
         str(answers.get("tenant_schema_prefix", config["tenant_schema_prefix"]["default"])),
         str(answers.get("tenant_registry_schema", config["tenant_registry_schema"]["default"])),
     )
+    generated = bool(answers)
     sets = (_migration_set(folder, tenants) for folder, _ in walk(root) if folder != root)
-    return tuple(s for s in sets if s is not None)
+    return tuple(
+        dataclasses.replace(s, module_name_is_schema=generated) for s in sets if s is not None
+    )
 
 
 def _migration_set(folder: Path, tenants: tuple[str, str]) -> MigrationSet | None:
+    """The set `folder` holds: a service's or the tenants' migrations/ (this template's
+    layout), or a package's migrations/<name>/ (one set per schema, as aweb and beadhub keep
+    them; <name> is then the schema it names)."""
     package, init = folder.parent, folder.parent / "__init__.py"
-    files = read_migration_files
+    files = read_migration_files(folder)
     if package.name == "tenants" and folder.name == "migrations":
         prefix = _string_constant(init, "SCHEMA_PREFIX") or tenants[0]
-        return MigrationSet(MigrationKind.TENANTS, folder, files(folder), tenant_prefix=prefix)
+        return MigrationSet(MigrationKind.TENANTS, folder, files, tenant_prefix=prefix)
     if package.name == "tenants" and folder.name == "registry_migrations":
         schema = _string_constant(init, "REGISTRY_SCHEMA") or tenants[1]
-        return MigrationSet(MigrationKind.TENANT_REGISTRY, folder, files(folder), schema)
-    if folder.name == "migrations" and init.is_file():
+        return MigrationSet(MigrationKind.TENANT_REGISTRY, folder, files, schema)
+    if folder.name == "migrations" and init.is_file() and files:
         schema = _string_constant(init, "SCHEMA") or package.name
-        return MigrationSet(MigrationKind.SERVICE, folder, files(folder), schema)
+        return MigrationSet(MigrationKind.SERVICE, folder, files, schema)
+    if package.name == "migrations" and (package.parent / "__init__.py").is_file() and files:
+        return MigrationSet(MigrationKind.SERVICE, folder, files, folder.name)
     return None
 
 

@@ -56,16 +56,17 @@ class SchemaState:
 
 @dataclass(frozen=True)
 class MigrationCheck:
-    """Files on disk against one schema's tracking rows."""
+    """Files on disk against the tracking rows of the schema and module that applied them."""
 
     schema: str
+    module_name: str
     kind: str
     path: str
     files: int
     pending: tuple[str, ...]
     drift: tuple[str, ...]
     missing_on_disk: tuple[str, ...]
-    other_modules: tuple[str, ...]  # module_name values in the table other than the schema
+    other_modules: tuple[str, ...]  # the schema's other module_name values
 
 
 @dataclass(frozen=True)
