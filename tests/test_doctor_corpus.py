@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from doctor_support import Doctor, checks_by_schema, execute
@@ -93,6 +94,13 @@ async def migrate_as_the_project_does(dsn: str, source: Path, case: Case) -> Non
             await close()
 
 
+async def diagnose(
+    dsn: str, source: Path, case: Case, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any]]:
+    """`shared-pool doctor --json --app <its package>`: the exit code and the report."""
+    return await Doctor(capsys).json("--dsn", dsn, "--app", str(source / case.package))
+
+
 @pytest.fixture(params=sorted(CASES))
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Case]:
     """A copy of the project's sdist (a test may edit it) and how its code migrates."""
@@ -106,9 +114,7 @@ async def test_each_folder_is_judged_where_the_project_applied_it(
 ) -> None:
     source, case = project
     await migrate_as_the_project_does(fresh_database_url, source, case)
-    code, report = await Doctor(capsys).json(
-        "--dsn", fresh_database_url, "--app", str(source / case.package)
-    )
+    code, report = await diagnose(fresh_database_url, source, case, capsys)
     checks = {
         (c["schema"], c["module_name"], Path(c["path"]).relative_to(source).as_posix())
         for c in report["migrations"]["project"]
@@ -129,9 +135,7 @@ async def test_a_file_not_applied_yet_is_pending_in_that_schema(
         fresh_database_url,
         f"DELETE FROM \"{first.schema}\".schema_migrations WHERE filename = '{newest}'",
     )
-    code, report = await Doctor(capsys).json(
-        "--dsn", fresh_database_url, "--app", str(source / case.package)
-    )
+    code, report = await diagnose(fresh_database_url, source, case, capsys)
     assert code == 1
     assert checks_by_schema(report)[first.schema]["pending"] == [newest]
 
@@ -144,8 +148,6 @@ async def test_a_file_edited_once_applied_is_drift_in_that_schema(
     first = case.applied[0]
     edited = sorted((source / first.folder).glob("*.sql"))[0]
     edited.write_text(edited.read_text(encoding="utf-8") + "\n-- edited\nSELECT 1;\n")
-    code, report = await Doctor(capsys).json(
-        "--dsn", fresh_database_url, "--app", str(source / case.package)
-    )
+    code, report = await diagnose(fresh_database_url, source, case, capsys)
     assert code == 1
     assert checks_by_schema(report)[first.schema]["drift"] == [edited.name]
