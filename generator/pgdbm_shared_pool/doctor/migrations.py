@@ -34,9 +34,9 @@ class AppliedAs:
 def applied_as(
     migration_set: MigrationSet, schema: str, tracking: dict[str, TrackingTable]
 ) -> AppliedAs:
-    """The rows that applied this folder: with `module_name_is_schema`, the named schema's
-    rows of module_name `schema` (or none); otherwise where the database says (where_applied),
-    falling back to the same."""
+    """The rows that applied this folder: where the database says (where_applied) unless the
+    project applies it under module_name = schema; else, or when no rows match, the named
+    schema's rows of module_name `schema` (none: every file is pending)."""
     if not migration_set.module_name_is_schema:
         found = where_applied(migration_set.files, schema, tracking)
         if found is not None:
@@ -74,7 +74,7 @@ def where_applied(
         for module, rows in modules(table).items()
     ]
     found = max((c for c in elsewhere if c[0]), default=None, key=lambda c: c[0])
-    if found is None or [c[0] for c in elsewhere].count(found[0]) > 1:  # none, or no one
+    if found is None or [c[0] for c in elsewhere].count(found[0]) > 1:  # none, or a tie
         return None
     return AppliedAs(found[1], found[2], tuple(found[3]))
 
