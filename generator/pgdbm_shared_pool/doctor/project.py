@@ -69,6 +69,8 @@ def _migration_set(folder: Path, tenants: tuple[str, str]) -> MigrationSet | Non
     layout), or a package's migrations/<name>/ (one set per schema, as aweb and beadhub keep
     them; <name> is then the schema it names)."""
     package, init = folder.parent, folder.parent / "__init__.py"
+    if folder.name not in ("migrations", "registry_migrations") and package.name != "migrations":
+        return None  # read no other folder's files
     files = read_migration_files(folder)
     if package.name == "tenants" and folder.name == "migrations":
         prefix = _string_constant(init, "SCHEMA_PREFIX") or tenants[0]
